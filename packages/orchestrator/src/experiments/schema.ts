@@ -1,0 +1,150 @@
+import {
+  driverFaults,
+  driverSchema,
+  durationSchema,
+  faultSpecSchema,
+  labelsSchema,
+  selectorSchema,
+} from '@simian/protocol';
+import { z } from 'zod';
+import { modeSchema } from './mode.js';
+
+export const API_VERSION = 'simian.dev/v1alpha1';
+
+const httpProbeSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  /** @default GET */
+  method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']).default('GET'),
+  /** @default 1s */
+  timeout: durationSchema.default('1s'),
+  headers: z.record(z.string(), z.string()).optional(),
+  body: z.string().optional(),
+  expect: z
+    .strictObject({
+      /** One status or a list of accepted statuses. @default 200 */
+      status: z.union([z.int().min(100).max(599), z.array(z.int().min(100).max(599)).min(1)]).default(200),
+      /** The response body must contain this text. */
+      body: z.string().optional(),
+    })
+    .default({ status: 200 }),
+});
+
+const commandProbeSchema = z.strictObject({
+  /** Run by /bin/sh -c; success is exit code 0. */
+  run: z.string().min(1),
+  /** @default 5s */
+  timeout: durationSchema.default('5s'),
+});
+
+const toleranceSchema = z.strictObject({
+  /** Share of samples that must succeed, 0 to 1. @default 1 */
+  successRate: z.number().min(0).max(1).default(1),
+  p50: durationSchema.optional(),
+  p95: durationSchema.optional(),
+  p99: durationSchema.optional(),
+});
+
+export const probeSchema = z
+  .strictObject({
+    name: z.string().min(1, 'a probe needs a name'),
+    http: httpProbeSchema.optional(),
+    command: commandProbeSchema.optional(),
+    /** @default 1s */
+    interval: durationSchema.default('1s'),
+    tolerance: toleranceSchema.default({ successRate: 1 }),
+  })
+  .superRefine((probe, ctx) => {
+    const kinds = [probe.http, probe.command].filter((kind) => kind !== undefined).length;
+    if (kinds !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `a probe needs exactly one of http, command (found ${kinds})`,
+      });
+    }
+  });
+export type Probe = z.infer<typeof probeSchema>;
+
+const stopConditionSchema = z.strictObject({
+  /** Name of a probe in spec.steadyState.probes. */
+  probe: z.string().min(1),
+  /** Abort when the probe's success rate over `window` drops below this. */
+  successRateBelow: z.number().min(0).max(1),
+  /** @default 5s */
+  window: durationSchema.default('5s'),
+});
+export type StopCondition = z.infer<typeof stopConditionSchema>;
+
+const specSchema = z
+  .strictObject({
+    target: z.strictObject({
+      driver: driverSchema,
+      selector: selectorSchema,
+      /** @default one */
+      mode: modeSchema.default('one'),
+    }),
+    faults: z.array(faultSpecSchema).min(1, 'an experiment needs at least one fault'),
+    /** How long faults stay before they are reverted. @default 30s */
+    duration: durationSchema.default('30s'),
+    steadyState: z.strictObject({
+      probes: z.array(probeSchema).min(1, 'an experiment needs at least one probe'),
+      /** Steady state must hold this long before injecting. @default 5s */
+      before: durationSchema.default('5s'),
+      /** And must come back within this after reverting. @default 30s */
+      after: durationSchema.default('30s'),
+    }),
+    stopWhen: z.array(stopConditionSchema).default([]),
+    schedule: z
+      .strictObject({
+        cron: z.string().min(1),
+        timezone: z.string().min(1).optional(),
+      })
+      .optional(),
+  })
+  .superRefine((spec, ctx) => {
+    const supported: readonly string[] = driverFaults[spec.target.driver];
+    spec.faults.forEach((fault, index) => {
+      if (!supported.includes(fault.type)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['faults', index, 'type'],
+          message: `fault '${fault.type}' is not supported by the ${spec.target.driver} driver (it supports: ${supported.join(', ')})`,
+        });
+      }
+    });
+    const names = spec.steadyState.probes.map((probe) => probe.name);
+    names.forEach((name, index) => {
+      if (names.indexOf(name) !== index) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steadyState', 'probes', index, 'name'],
+          message: `duplicate probe name '${name}'`,
+        });
+      }
+    });
+    spec.stopWhen.forEach((condition, index) => {
+      if (!names.includes(condition.probe)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stopWhen', index, 'probe'],
+          message: `no probe named '${condition.probe}' in spec.steadyState.probes (known: ${names.join(', ')})`,
+        });
+      }
+    });
+  });
+
+export const experimentSchema = z.strictObject({
+  apiVersion: z.literal(API_VERSION, { error: `expected apiVersion ${API_VERSION}` }),
+  kind: z.literal('Experiment', { error: 'expected kind Experiment' }),
+  metadata: z.strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a name of lowercase letters, digits and dashes')
+      .max(63),
+    description: z.string().optional(),
+    labels: labelsSchema.optional(),
+  }),
+  spec: specSchema,
+});
+
+export type Experiment = z.infer<typeof experimentSchema>;
+export type ExperimentInput = z.input<typeof experimentSchema>;

@@ -1,0 +1,2 @@
+// Placeholder: replaced by the Docker image setup.
+export function setup(): void {}
