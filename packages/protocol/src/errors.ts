@@ -26,6 +26,7 @@ export const errorCodes = {
   SIMIAN_PROBE_FAILED_TO_START: 'A probe could not be started (for example a command that does not exist).',
   SIMIAN_RUN_CANCELLED: 'The run was halted by the operator (Ctrl-C or SIGTERM).',
   SIMIAN_LISTEN_FAILED: 'The orchestrator could not listen on the requested address.',
+  SIMIAN_INTERNAL: 'A bug in simian: the message says what failed; please report it with --debug output.',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
