@@ -1,0 +1,295 @@
+import {
+  type driverFaults,
+  durationMs,
+  type ErrorCode,
+  isProtected,
+  matchesSelector,
+  type Selector,
+  type Target,
+  type WireFault,
+} from '@simian/protocol';
+import Docker from 'dockerode';
+import {
+  type AppliedFault,
+  type ExecutorRegistry,
+  executorFor,
+  FaultRefusedError,
+  hasErrorCode,
+  noopExecutor,
+  protectedError,
+  type RevertOutcome,
+  type TargetDriver,
+  targetZone,
+} from '../driver.js';
+import { statusCodeOf, toDockerError } from './docker-errors.js';
+
+export interface DockerDriverOptions {
+  /** @default a client for DOCKER_HOST, or the default socket */
+  docker?: Docker;
+  /** How long `available()` waits for the Engine's ping. @default 3000 */
+  pingTimeoutMs?: number;
+}
+
+/** A container as the target names it; revert gets only this. */
+interface ContainerRef {
+  docker: Docker;
+  target: Target;
+  container: Docker.Container;
+  /** `name (short id)`, for messages. */
+  what: string;
+}
+
+/** The same container, inspected just now: running and not protected. */
+interface LiveContainer extends ContainerRef {
+  info: Docker.ContainerInspectInfo;
+}
+
+const executors = {
+  kill: {
+    async apply(live, fault) {
+      const pid = live.info.State.Pid;
+      // Signalling pid 0 would hit the agent's own process group.
+      if (!Number.isInteger(pid) || pid <= 0) {
+        throw new FaultRefusedError(
+          'SIMIAN_TARGET_NOT_FOUND',
+          `${live.what} has no main process (pid ${pid})`,
+        );
+      }
+      try {
+        // A host signal looks like a crash to the Engine, so the container's restart policy applies;
+        // the Engine's own kill marks the container as stopped on purpose and cancels that policy.
+        process.kill(pid, fault.signal);
+      } catch (error) {
+        if (!hasErrorCode(error, 'ESRCH', 'EPERM')) throw error;
+        await call(live, `kill ${live.what}`, 'SIMIAN_INJECT_FAILED', () =>
+          live.container.kill({ signal: fault.signal }),
+        );
+        const code = (error as { code: string }).code;
+        return {
+          detail:
+            `${fault.signal} sent through the Engine API (pid ${pid} not reachable from the agent: ${code}); ` +
+            'restart policy not honoured',
+        };
+      }
+      const detail = `${fault.signal} sent from the host to pid ${pid}, the main process of ${live.what}`;
+      if (!live.info.State.Paused) return { detail };
+      // A frozen process acts on no signal, not even SIGKILL, until its cgroup is thawed.
+      if (fault.signal !== 'SIGKILL')
+        return { detail: `${detail}; it is paused, so the signal acts once resumed` };
+      try {
+        await live.container.unpause();
+      } catch (error) {
+        throw toDockerError(error, {
+          docker: live.docker,
+          action: `unpause ${live.what}`,
+          code: 'SIMIAN_INJECT_FAILED',
+        });
+      }
+      return { detail: `${detail}; unpaused it so that the signal takes effect` };
+    },
+    async revert() {
+      return { outcome: 'nothing-to-revert' };
+    },
+  },
+  stop: {
+    async apply(live, fault) {
+      const t = timeoutSeconds(fault.timeout);
+      await call(live, `stop ${live.what}`, 'SIMIAN_INJECT_FAILED', () => live.container.stop({ t }));
+      return { detail: `stopped ${live.what} (grace period ${t}s)` };
+    },
+    async revert(ref) {
+      const info = await inspectForRevert(ref);
+      if (!info) return gone(ref);
+      if (info.State.Running) return { outcome: 'nothing-to-revert', detail: `${ref.what} is running` };
+      try {
+        await ref.container.start();
+      } catch (error) {
+        if (statusCodeOf(error) === 304)
+          return { outcome: 'nothing-to-revert', detail: `${ref.what} is running` };
+        if (statusCodeOf(error) === 404) return gone(ref);
+        throw toDockerError(error, {
+          docker: ref.docker,
+          action: `start ${ref.what}`,
+          code: 'SIMIAN_REVERT_FAILED',
+        });
+      }
+      return { outcome: 'reverted', detail: `started ${ref.what}` };
+    },
+  },
+  pause: {
+    async apply(live) {
+      if (live.info.State.Paused) {
+        // Someone else paused it: pausing again would fail, and our revert would undo their pause.
+        throw new FaultRefusedError('SIMIAN_INJECT_FAILED', `${live.what} is already paused`);
+      }
+      await call(live, `pause ${live.what}`, 'SIMIAN_INJECT_FAILED', () => live.container.pause());
+      return { detail: `paused ${live.what}` };
+    },
+    async revert(ref) {
+      const info = await inspectForRevert(ref);
+      if (!info) return gone(ref);
+      if (!info.State.Paused) return { outcome: 'nothing-to-revert', detail: `${ref.what} is not paused` };
+      try {
+        await ref.container.unpause();
+      } catch (error) {
+        if (statusCodeOf(error) === 404) return gone(ref);
+        throw toDockerError(error, {
+          docker: ref.docker,
+          action: `unpause ${ref.what}`,
+          code: 'SIMIAN_REVERT_FAILED',
+        });
+      }
+      return { outcome: 'reverted', detail: `unpaused ${ref.what}` };
+    },
+  },
+  restart: {
+    async apply(live, fault) {
+      const t = timeoutSeconds(fault.timeout);
+      await call(live, `restart ${live.what}`, 'SIMIAN_INJECT_FAILED', () => live.container.restart({ t }));
+      return { detail: `restarted ${live.what} (grace period ${t}s)` };
+    },
+    async revert() {
+      return { outcome: 'nothing-to-revert' };
+    },
+  },
+  noop: noopExecutor(),
+} satisfies ExecutorRegistry<LiveContainer, ContainerRef, (typeof driverFaults)['docker'][number] | 'noop'>;
+
+/** Containers on the local Docker Engine, through its API (dockerode). */
+export class DockerDriver implements TargetDriver {
+  readonly name = 'docker' as const;
+  readonly #docker: Docker;
+  readonly #pingTimeoutMs: number;
+
+  constructor(options: DockerDriverOptions = {}) {
+    this.#docker = options.docker ?? new Docker();
+    this.#pingTimeoutMs = options.pingTimeoutMs ?? 3_000;
+  }
+
+  async list(selector: Selector, agentName: string, agentZone?: string): Promise<Target[]> {
+    const label = Object.entries(selector.labels).map(([key, value]) => `${key}=${value}`);
+    let containers: Docker.ContainerInfo[];
+    try {
+      containers = await this.#docker.listContainers({
+        filters: { status: ['running'], ...(label.length > 0 ? { label } : {}) },
+      });
+    } catch (error) {
+      throw toDockerError(error, {
+        docker: this.#docker,
+        action: 'list containers',
+        code: 'SIMIAN_DOCKER_UNAVAILABLE',
+      });
+    }
+    const targets: Target[] = [];
+    for (const container of containers) {
+      const labels = container.Labels ?? {};
+      if (isProtected(labels)) continue;
+      const zone = targetZone(labels, agentZone);
+      const target: Target = {
+        driver: 'docker',
+        id: container.Id,
+        name: (container.Names[0] ?? container.Id.slice(0, 12)).replace(/^\//, ''),
+        labels,
+        ...(zone === undefined ? {} : { zone }),
+        agent: agentName,
+      };
+      if (matchesSelector(target, selector)) targets.push(target);
+    }
+    return targets.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async apply(target: Target, fault: WireFault): Promise<AppliedFault> {
+    const executor = executorFor(executors, this.name, fault);
+    const ref = this.#ref(target);
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await ref.container.inspect();
+    } catch (error) {
+      throw toDockerError(error, {
+        docker: this.#docker,
+        action: `inspect ${ref.what}`,
+        code: 'SIMIAN_INJECT_FAILED',
+      });
+    }
+    // The labels in the request may be stale: only what the Engine says now counts.
+    if (isProtected(info.Config.Labels ?? {})) throw protectedError(ref.what);
+    // A restarting container reports Running with no main process yet.
+    if (!info.State.Running || info.State.Restarting) {
+      throw new FaultRefusedError(
+        'SIMIAN_TARGET_NOT_FOUND',
+        `${ref.what} is not running (${info.State.Status})`,
+      );
+    }
+    return executor.apply({ ...ref, info }, fault);
+  }
+
+  async revert(target: Target, fault: WireFault): Promise<RevertOutcome> {
+    const executor = executorFor(executors, this.name, fault);
+    return executor.revert(this.#ref(target), fault);
+  }
+
+  async available(): Promise<boolean> {
+    try {
+      // dockerode 5 takes an abortSignal on ping; @types/dockerode 4 does not declare the option.
+      const ping = this.#docker.ping.bind(this.#docker) as unknown as (options: {
+        abortSignal: AbortSignal;
+      }) => Promise<unknown>;
+      await ping({ abortSignal: AbortSignal.timeout(this.#pingTimeoutMs) });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #ref(target: Target): ContainerRef {
+    return {
+      docker: this.#docker,
+      target,
+      container: this.#docker.getContainer(target.id),
+      what: `container ${target.name} (${target.id.slice(0, 12)})`,
+    };
+  }
+}
+
+/** Runs one Engine call of an apply; a refusal the Engine answers with (4xx) changed nothing. */
+async function call(
+  live: ContainerRef,
+  action: string,
+  code: ErrorCode,
+  run: () => Promise<unknown>,
+): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    const status = statusCodeOf(error);
+    throw toDockerError(error, {
+      docker: live.docker,
+      action,
+      code,
+      refused: status !== undefined && status >= 400 && status < 500,
+    });
+  }
+}
+
+/** The container's current state for a revert, or undefined when it no longer exists. */
+async function inspectForRevert(ref: ContainerRef): Promise<Docker.ContainerInspectInfo | undefined> {
+  try {
+    return await ref.container.inspect();
+  } catch (error) {
+    if (statusCodeOf(error) === 404) return undefined;
+    throw toDockerError(error, {
+      docker: ref.docker,
+      action: `inspect ${ref.what}`,
+      code: 'SIMIAN_REVERT_FAILED',
+    });
+  }
+}
+
+function gone(ref: ContainerRef): RevertOutcome {
+  return { outcome: 'target-gone', detail: `${ref.what} no longer exists` };
+}
+
+/** The Engine takes whole seconds; round up so the target gets at least the grace period asked for. */
+function timeoutSeconds(timeout: string): number {
+  return Math.ceil(durationMs(timeout) / 1_000);
+}

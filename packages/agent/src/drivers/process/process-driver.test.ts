@@ -1,0 +1,217 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isSimianError, type Target } from '@simian/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseLabels, parseProcStat, readProcStat } from './proc.js';
+import { ProcessDriver } from './process-driver.js';
+
+const run = randomUUID();
+const children: ChildProcess[] = [];
+const driver = new ProcessDriver();
+
+/** A `sleep 60` carrying the given labels plus this file's run label. */
+async function startChild(labels: Record<string, string>): Promise<ChildProcess & { pid: number }> {
+  const all = { 'simian.test': 'agent-unit', 'simian.test/run': run, ...labels };
+  const child = spawn('sleep', ['60'], {
+    env: {
+      ...process.env,
+      SIMIAN_LABELS: Object.entries(all)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(','),
+    },
+    stdio: 'ignore',
+  });
+  children.push(child);
+  // 'spawn' fires after exec, so /proc/<pid>/environ already holds the child's own environment.
+  await once(child, 'spawn');
+  if (child.pid === undefined) throw new Error('child has no pid');
+  return child as ChildProcess & { pid: number };
+}
+
+async function targetOf(pid: number): Promise<Target> {
+  const targets = await driver.list({ labels: { 'simian.test/run': run } }, 'agent-1');
+  const target = targets.find((t) => t.id.startsWith(`${pid}:`));
+  if (!target) throw new Error(`pid ${pid} not listed`);
+  return target;
+}
+
+async function stateOf(pid: number): Promise<string | undefined> {
+  return (await readProcStat(pid))?.state;
+}
+
+/** Polls until `check` holds, at most `timeoutMs`. */
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(20);
+  }
+  throw new Error(`condition not met within ${timeoutMs}ms`);
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isSimianError(error)) return error.code;
+    throw error;
+  }
+  throw new Error('expected a SimianError');
+}
+
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+    }
+  }
+});
+
+describe('proc parsing', () => {
+  it('reads fields after a comm that contains spaces and parentheses', () => {
+    const fields = Array.from({ length: 50 }, (_, i) => String(i + 3));
+    const stat = parseProcStat(42, `42 (a) b (c) ${fields.join(' ')}`);
+    expect(stat).toEqual({ pid: 42, comm: 'a) b (c', state: '3', startTime: '22' });
+  });
+
+  it('parses SIMIAN_LABELS', () => {
+    expect(parseLabels(' app=web , tier=front,url=a=b,,bad, =x')).toEqual({
+      app: 'web',
+      tier: 'front',
+      url: 'a=b',
+    });
+  });
+});
+
+describe('ProcessDriver', () => {
+  it('lists labelled processes with pid:starttime ids, names and zones, but never protected ones', async () => {
+    const plain = await startChild({ role: 'plain' });
+    const named = await startChild({
+      role: 'named',
+      'simian.dev/name': 'worker-1',
+      'simian.dev/zone': 'zone-b',
+    });
+    const guarded = await startChild({ role: 'guarded', 'simian.dev/protected': 'true' });
+    const unlabelled = spawn('sleep', ['60'], { stdio: 'ignore' });
+    children.push(unlabelled);
+    await once(unlabelled, 'spawn');
+
+    const targets = await driver.list({ labels: { 'simian.test/run': run } }, 'agent-1', 'zone-a');
+    const pids = targets.map((t) => Number(t.id.split(':')[0]));
+    expect(pids.sort()).toEqual([plain.pid, named.pid].sort());
+    expect(pids).not.toContain(guarded.pid);
+    expect(pids).not.toContain(unlabelled.pid);
+
+    const plainTarget = targets.find((t) => t.id.startsWith(`${plain.pid}:`));
+    const stat = await readProcStat(plain.pid);
+    expect(plainTarget).toEqual({
+      driver: 'process',
+      id: `${plain.pid}:${stat?.startTime}`,
+      name: `sleep[${plain.pid}]`,
+      labels: { 'simian.test': 'agent-unit', 'simian.test/run': run, role: 'plain' },
+      zone: 'zone-a',
+      agent: 'agent-1',
+    });
+    const namedTarget = targets.find((t) => t.id.startsWith(`${named.pid}:`));
+    expect(namedTarget).toMatchObject({ name: 'worker-1', zone: 'zone-b' });
+
+    const inZoneB = await driver.list(
+      { labels: { 'simian.test/run': run }, zone: 'zone-b' },
+      'agent-1',
+      'zone-a',
+    );
+    expect(inZoneB.map((t) => t.name)).toEqual(['worker-1']);
+    const byRole = await driver.list({ labels: { 'simian.test/run': run, role: 'plain' } }, 'agent-1');
+    expect(byRole.map((t) => t.id)).toEqual([plainTarget?.id]);
+  });
+
+  it('pauses with SIGSTOP and resumes with SIGCONT; reverting twice is safe', async () => {
+    const child = await startChild({ role: 'pause' });
+    const target = await targetOf(child.pid);
+
+    const applied = await driver.apply(target, { type: 'pause' });
+    expect(applied.detail).toBe(`SIGSTOP sent to pid ${child.pid}`);
+    await waitFor(async () => (await stateOf(child.pid)) === 'T');
+
+    expect(await driver.revert(target, { type: 'pause' })).toEqual({
+      outcome: 'reverted',
+      detail: `SIGCONT sent to pid ${child.pid}`,
+    });
+    await waitFor(async () => (await stateOf(child.pid)) === 'S');
+    expect((await driver.revert(target, { type: 'pause' })).outcome).toBe('nothing-to-revert');
+  });
+
+  it('kills with the fault signal, and kill has nothing to revert', async () => {
+    const child = await startChild({ role: 'kill' });
+    const target = await targetOf(child.pid);
+    const exited = once(child, 'exit');
+
+    const applied = await driver.apply(target, { type: 'kill', signal: 'SIGTERM' });
+    expect(applied.detail).toBe(`SIGTERM sent to pid ${child.pid}`);
+    const [code, signal] = await exited;
+    expect({ code, signal }).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(await driver.revert(target, { type: 'kill', signal: 'SIGTERM' })).toEqual({
+      outcome: 'nothing-to-revert',
+    });
+
+    // The process is gone now: apply finds nothing, revert says so.
+    expect(await codeOf(driver.apply(target, { type: 'pause' }))).toBe('SIMIAN_TARGET_NOT_FOUND');
+    expect((await driver.revert(target, { type: 'pause' })).outcome).toBe('target-gone');
+  });
+
+  it('never touches a different process that has the same pid', async () => {
+    const child = await startChild({ role: 'reused' });
+    const target = await targetOf(child.pid);
+    const startTime = Number(target.id.split(':')[1]);
+    const impostor: Target = { ...target, id: `${child.pid}:${startTime + 1}` };
+
+    expect(await codeOf(driver.apply(impostor, { type: 'pause' }))).toBe('SIMIAN_TARGET_NOT_FOUND');
+    expect(await codeOf(driver.apply(impostor, { type: 'kill', signal: 'SIGKILL' }))).toBe(
+      'SIMIAN_TARGET_NOT_FOUND',
+    );
+
+    // A paused process must not be resumed by a revert meant for another one.
+    process.kill(child.pid, 'SIGSTOP');
+    await waitFor(async () => (await stateOf(child.pid)) === 'T');
+    expect((await driver.revert(impostor, { type: 'pause' })).outcome).toBe('target-gone');
+    expect(await stateOf(child.pid)).toBe('T');
+    expect(child.exitCode).toBeNull();
+  });
+
+  it('refuses a protected process by its current labels, whatever the request says', async () => {
+    const child = await startChild({ role: 'guarded', 'simian.dev/protected': 'true' });
+    const stat = await readProcStat(child.pid);
+    const target: Target = {
+      driver: 'process',
+      id: `${child.pid}:${stat?.startTime}`,
+      name: 'looks-harmless',
+      labels: { role: 'guarded' },
+      agent: 'agent-1',
+    };
+    expect(await codeOf(driver.apply(target, { type: 'pause' }))).toBe('SIMIAN_TARGET_PROTECTED');
+    expect(await codeOf(driver.apply(target, { type: 'kill', signal: 'SIGKILL' }))).toBe(
+      'SIMIAN_TARGET_PROTECTED',
+    );
+    expect(await codeOf(driver.apply(target, { type: 'noop' }))).toBe('SIMIAN_TARGET_PROTECTED');
+    await sleep(50);
+    expect(await stateOf(child.pid)).toBe('S');
+  });
+
+  it('rejects faults the process driver cannot apply, and treats noop as nothing', async () => {
+    const child = await startChild({ role: 'noop' });
+    const target = await targetOf(child.pid);
+    expect(await codeOf(driver.apply(target, { type: 'stop', timeout: '1s' }))).toBe(
+      'SIMIAN_FAULT_UNSUPPORTED',
+    );
+    expect(await codeOf(driver.revert(target, { type: 'restart', timeout: '1s' }))).toBe(
+      'SIMIAN_FAULT_UNSUPPORTED',
+    );
+    expect(await driver.apply(target, { type: 'noop' })).toEqual({ detail: 'noop' });
+    expect((await driver.revert(target, { type: 'noop' })).outcome).toBe('nothing-to-revert');
+    expect(await driver.available()).toBe(true);
+  });
+});

@@ -1,0 +1,218 @@
+import {
+  type driverFaults,
+  isProtected,
+  matchesSelector,
+  type Selector,
+  SimianError,
+  type Target,
+  type WireFault,
+} from '@simian/protocol';
+import {
+  type AppliedFault,
+  type ExecutorRegistry,
+  executorFor,
+  FaultRefusedError,
+  hasErrorCode,
+  noopExecutor,
+  protectedError,
+  type RevertOutcome,
+  type TargetDriver,
+  targetZone,
+} from '../driver.js';
+import {
+  formatProcessId,
+  LABELS_ENV,
+  listPids,
+  NAME_LABEL,
+  type ProcStat,
+  parseProcessId,
+  readProcessLabels,
+  readProcStat,
+} from './proc.js';
+
+/** A process as the target id names it; revert gets only this. */
+interface ProcessRef {
+  target: Target;
+  pid: number;
+  startTime: string;
+}
+
+/** The same process, checked alive and unprotected just now. */
+interface LiveProcess extends ProcessRef {
+  stat: ProcStat;
+  labels: Record<string, string>;
+}
+
+const LIST_BATCH = 64;
+
+const executors = {
+  kill: {
+    async apply(proc, fault) {
+      sendSignal(proc, fault.signal);
+      return { detail: `${fault.signal} sent to pid ${proc.pid}` };
+    },
+    async revert() {
+      return { outcome: 'nothing-to-revert' };
+    },
+  },
+  pause: {
+    async apply(proc) {
+      sendSignal(proc, 'SIGSTOP');
+      return { detail: `SIGSTOP sent to pid ${proc.pid}` };
+    },
+    async revert(ref) {
+      const stat = await readProcStat(ref.pid);
+      if (!isSameProcess(ref, stat)) {
+        return { outcome: 'target-gone', detail: `process ${ref.target.id} no longer exists` };
+      }
+      // SIGCONT is sent even when the process does not look stopped yet: SIGSTOP takes effect
+      // asynchronously, so a revert right after apply may observe the process still running.
+      const wasStopped = stat.state === 'T';
+      try {
+        process.kill(ref.pid, 'SIGCONT');
+      } catch (error) {
+        if (hasErrorCode(error, 'ESRCH')) {
+          return { outcome: 'target-gone', detail: `process ${ref.target.id} no longer exists` };
+        }
+        throw new SimianError(
+          'SIMIAN_REVERT_FAILED',
+          `could not send SIGCONT to pid ${ref.pid}: ${message(error)}`,
+          {
+            cause: error,
+          },
+        );
+      }
+      return wasStopped
+        ? { outcome: 'reverted', detail: `SIGCONT sent to pid ${ref.pid}` }
+        : { outcome: 'nothing-to-revert', detail: `pid ${ref.pid} was not stopped; SIGCONT sent anyway` };
+    },
+  },
+  noop: noopExecutor(),
+} satisfies ExecutorRegistry<LiveProcess, ProcessRef, (typeof driverFaults)['process'][number] | 'noop'>;
+
+/**
+ * Local OS processes that opt in by carrying labels in their SIMIAN_LABELS environment variable.
+ * Needs nothing installed, only a readable /proc (Linux).
+ */
+export class ProcessDriver implements TargetDriver {
+  readonly name = 'process' as const;
+
+  async list(selector: Selector, agentName: string, agentZone?: string): Promise<Target[]> {
+    const pids = (await listPids()).filter((pid) => pid !== process.pid);
+    const targets: Target[] = [];
+    for (let i = 0; i < pids.length; i += LIST_BATCH) {
+      const batch = await Promise.all(
+        pids.slice(i, i + LIST_BATCH).map((pid) => describeProcess(pid, agentName, agentZone)),
+      );
+      for (const target of batch) {
+        if (target && !isProtected(target.labels) && matchesSelector(target, selector)) targets.push(target);
+      }
+    }
+    return targets.sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
+  }
+
+  async apply(target: Target, fault: WireFault): Promise<AppliedFault> {
+    const executor = executorFor(executors, this.name, fault);
+    return executor.apply(await resolveLive(target), fault);
+  }
+
+  async revert(target: Target, fault: WireFault): Promise<RevertOutcome> {
+    const executor = executorFor(executors, this.name, fault);
+    const ref = parseRef(target);
+    if (!ref)
+      return { outcome: 'target-gone', detail: `"${target.id}" is not a process id (<pid>:<starttime>)` };
+    return executor.revert(ref, fault);
+  }
+
+  async available(): Promise<boolean> {
+    if (process.platform !== 'linux') return false;
+    return (await readProcStat(process.pid)) !== undefined;
+  }
+}
+
+async function describeProcess(
+  pid: number,
+  agentName: string,
+  agentZone: string | undefined,
+): Promise<Target | undefined> {
+  const labels = await readProcessLabels(pid);
+  if (!labels) return undefined;
+  const stat = await readProcStat(pid);
+  if (!stat || isGoneState(stat.state)) return undefined;
+  const zone = targetZone(labels, agentZone);
+  return {
+    driver: 'process',
+    id: formatProcessId(pid, stat.startTime),
+    name: labels[NAME_LABEL] ?? `${stat.comm}[${pid}]`,
+    labels,
+    ...(zone === undefined ? {} : { zone }),
+    agent: agentName,
+  };
+}
+
+function parseRef(target: Target): ProcessRef | undefined {
+  const parsed = parseProcessId(target.id);
+  return parsed && { target, ...parsed };
+}
+
+/** Re-reads the process behind the target id: same pid AND start time, labels read now. */
+async function resolveLive(target: Target): Promise<LiveProcess> {
+  const ref = parseRef(target);
+  if (!ref) {
+    throw new FaultRefusedError(
+      'SIMIAN_TARGET_NOT_FOUND',
+      `"${target.id}" is not a process id (<pid>:<starttime>)`,
+    );
+  }
+  const stat = await readProcStat(ref.pid);
+  if (!isSameProcess(ref, stat)) {
+    throw new FaultRefusedError(
+      'SIMIAN_TARGET_NOT_FOUND',
+      `process ${target.id} (${target.name}) no longer exists${stat ? `; pid ${ref.pid} now belongs to another process` : ''}`,
+    );
+  }
+  const labels = await readProcessLabels(ref.pid);
+  if (!labels) {
+    throw new FaultRefusedError(
+      'SIMIAN_TARGET_NOT_FOUND',
+      `process ${target.id} (${target.name}) no longer carries ${LABELS_ENV}, or its environment cannot be read`,
+    );
+  }
+  if (isProtected(labels)) throw protectedError(`process ${target.id} (${target.name})`);
+  return { ...ref, stat, labels };
+}
+
+function isSameProcess(ref: ProcessRef, stat: ProcStat | undefined): stat is ProcStat {
+  return stat !== undefined && stat.startTime === ref.startTime && !isGoneState(stat.state);
+}
+
+/** Zombie or dead: the process has exited, only its entry is left. */
+function isGoneState(state: string): boolean {
+  return state === 'Z' || state === 'X' || state === 'x';
+}
+
+function sendSignal(target: ProcessRef, signal: NodeJS.Signals): void {
+  try {
+    process.kill(target.pid, signal);
+  } catch (error) {
+    if (hasErrorCode(error, 'ESRCH')) {
+      throw new FaultRefusedError('SIMIAN_TARGET_NOT_FOUND', `process ${target.target.id} no longer exists`, {
+        cause: error,
+      });
+    }
+    throw new FaultRefusedError(
+      'SIMIAN_INJECT_FAILED',
+      `could not send ${signal} to pid ${target.pid}: ${message(error)}`,
+      {
+        cause: error,
+        hint: hasErrorCode(error, 'EPERM')
+          ? 'run the agent as the same user as the target, or as root'
+          : undefined,
+      },
+    );
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
