@@ -15,14 +15,16 @@ export function parseMode(text: string): Mode | string {
   const count = /^count:(\d+)$/.exec(text);
   if (count) {
     const n = Number(count[1]);
-    return n >= 1 ? { kind: 'count', count: n } : `count must be at least 1, got ${text}`;
+    return n >= 1 ? { kind: 'count', count: n } : `count must be at least 1, got '${text}'`;
   }
   const percent = /^percent:(\d+(?:\.\d+)?)$/.exec(text);
   if (percent) {
     const p = Number(percent[1]);
-    return p > 0 && p <= 100 ? { kind: 'percent', percent: p } : `percent must be from 1 to 100, got ${text}`;
+    return p > 0 && p <= 100
+      ? { kind: 'percent', percent: p }
+      : `percent must be from 1 to 100, got '${text}'`;
   }
-  return `${MODE_HELP}, got ${JSON.stringify(text)}`;
+  return `${MODE_HELP}, got '${text}'`;
 }
 
 export const modeSchema = z.string({ error: MODE_HELP }).superRefine((text, ctx) => {
