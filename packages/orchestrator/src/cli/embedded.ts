@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { Agent } from '@simian/agent';
+import type { Logger } from 'pino';
+import { OrchestratorServer } from '../server/orchestrator-server.js';
+import { recoverOrphanLedgers } from './orphan-ledgers.js';
+import { stateDir } from './state-dir.js';
+
+export interface Embedded {
+  url: URL;
+  token: string;
+  close(): Promise<void>;
+}
+
+/**
+ * `simian run` without --orchestrator: an orchestrator and one local agent in this process,
+ * talking over a real WebSocket on 127.0.0.1, so the path is the one a remote run takes.
+ */
+export async function startEmbedded(logger: Logger, leaseMs: number): Promise<Embedded> {
+  const token = randomBytes(24).toString('base64url');
+  const ledgerDir = join(stateDir(), 'embedded');
+  // A previous `simian run` that was killed may have left faults applied: revert them first.
+  await recoverOrphanLedgers(ledgerDir, logger);
+  const server = new OrchestratorServer({ host: '127.0.0.1', port: 0, token, logger, leaseMs });
+  const { url, agentUrl } = await server.listen();
+  const ledgerPath = join(ledgerDir, `${process.pid}.ledger.json`);
+  const agent = new Agent({
+    orchestratorUrl: agentUrl,
+    token,
+    identity: { name: `local-${hostname()}`, labels: {} },
+    ledgerPath,
+    logger: logger.child({ component: 'agent' }),
+  });
+  try {
+    await agent.start();
+    await agent.waitConnected(10_000);
+  } catch (error) {
+    await agent.stop();
+    await server.close();
+    throw error;
+  }
+  return {
+    url: new URL(url),
+    token,
+    async close() {
+      // Agent first: it reverts whatever it still holds and hangs up before the hub goes away.
+      await agent.stop();
+      await server.close();
+      // Stopping reverted everything, so the ledger is empty and would only be litter.
+      if (agent.state === 'stopped') await rm(ledgerPath, { force: true });
+    },
+  };
+}

@@ -1,0 +1,239 @@
+#!/usr/bin/env node
+import { capabilitySchema, isSimianError, SimianError } from '@simian/protocol';
+import { Command, CommanderError, Option } from 'commander';
+import { agentCommand } from './commands/agent.js';
+import { agentsCommand } from './commands/agents.js';
+import type { CommandResult } from './commands/command-result.js';
+import { runCommand } from './commands/run.js';
+import { serveCommand } from './commands/serve.js';
+import { validateCommand } from './commands/validate.js';
+import { exitCodeForError, exitCodes } from './exit-codes.js';
+import { createLogger, type LogLevel, logLevels } from './logger.js';
+import { durationFlag, intFlag, labelFlag, listenFlag, orchestratorUrlFlag } from './parse-flags.js';
+
+const stdout = { write: (text: string) => process.stdout.write(text), isTTY: process.stdout.isTTY === true };
+const print = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+/** First SIGINT/SIGTERM: halt gracefully (faults reverted). Second SIGINT: leave now. */
+function shutdownSignal(): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      process.stderr.write(
+        `simian: second ${name}: exiting now; agents revert what is left when its lease runs out\n`,
+      );
+      process.exit(exitCodes.aborted);
+    }
+    process.stderr.write(
+      `simian: ${name}: halting, reverting every active fault (press Ctrl-C again to leave at once)\n`,
+    );
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return controller.signal;
+}
+
+function emit(result: CommandResult, json: boolean): void {
+  if (json && result.json !== undefined) print(JSON.stringify(result.json, null, 2));
+  else if (!json && result.human !== undefined) print(result.human);
+  process.exitCode = result.exitCode;
+}
+
+function levelOf(command: Command, fallback: LogLevel): LogLevel {
+  return (command.optsWithGlobals().logLevel as LogLevel | undefined) ?? fallback;
+}
+
+const tokenFileOption = () =>
+  new Option('--token-file <file>', 'read the shared token from this file (else SIMIAN_TOKEN)');
+const orchestratorOption = () =>
+  new Option('--orchestrator <url>', 'orchestrator URL, e.g. http://127.0.0.1:7340').argParser(
+    orchestratorUrlFlag,
+  );
+
+export function buildProgram(): Command {
+  const program = new Command('simian')
+    .description('Chaos experiments with a steady-state hypothesis, on processes, Docker and Kubernetes.')
+    .version('0.1.0')
+    .addOption(new Option('--log-level <level>', 'JSON logs on stderr at this level').choices(logLevels))
+    .option('--debug', 'print stacks with errors')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('validate')
+    .description('check experiment files (and directories of them) against the schema')
+    .argument('<paths...>', 'files or directories')
+    .option('--json', 'machine-readable output')
+    .action(async (paths: string[], options: { json?: boolean }) => {
+      emit(await validateCommand(paths), options.json === true);
+    });
+
+  program
+    .command('run')
+    .description('run one experiment and print its verdict')
+    .argument('<file>', 'experiment file')
+    .addOption(orchestratorOption())
+    .option('--dry-run', 'show the targets and faults that would be hit; touch nothing', false)
+    .addOption(
+      new Option('--seed <n>', 'make target choice reproducible').argParser(intFlag('--seed', 0, 2 ** 31)),
+    )
+    .option('--json', 'print the journal (or the plan) as JSON on stdout', false)
+    .option('--journal <file>', 'write the journal here (default: $SIMIAN_STATE_DIR/runs/<run-id>.json)')
+    .addOption(
+      new Option(
+        '--lease <duration>',
+        "how long agents keep a fault without hearing from the orchestrator (default: the orchestrator's, 30s embedded)",
+      ).argParser(durationFlag('--lease')),
+    )
+    .addOption(tokenFileOption())
+    .action(async (file: string, options: Record<string, unknown>, command: Command) => {
+      const logger = createLogger(levelOf(command, 'warn'));
+      const result = await runCommand(
+        file,
+        {
+          dryRun: options.dryRun === true,
+          json: options.json === true,
+          ...(options.lease === undefined ? {} : { lease: options.lease as number }),
+          ...(options.orchestrator === undefined ? {} : { orchestrator: options.orchestrator as URL }),
+          ...(options.seed === undefined ? {} : { seed: options.seed as number }),
+          ...(options.journal === undefined ? {} : { journal: options.journal as string }),
+          ...(options.tokenFile === undefined ? {} : { tokenFile: options.tokenFile as string }),
+        },
+        stdout,
+        logger,
+        shutdownSignal(),
+      );
+      emit(result, options.json === true);
+    });
+
+  program
+    .command('serve')
+    .description('run the orchestrator: the WebSocket hub for agents and the HTTP API')
+    .addOption(
+      new Option('--listen <host:port>', 'address to listen on')
+        .default({ host: '127.0.0.1', port: 7340 }, '127.0.0.1:7340')
+        .argParser(listenFlag),
+    )
+    .addOption(
+      new Option('--lease <duration>', 'lease given to agents for every fault')
+        .default(30_000, '30s')
+        .argParser(durationFlag('--lease')),
+    )
+    .addOption(
+      new Option('--heartbeat <duration>', 'how often agents are pinged')
+        .default(5_000, '5s')
+        .argParser(durationFlag('--heartbeat')),
+    )
+    .addOption(tokenFileOption())
+    .action(async (options: Record<string, unknown>, command: Command) => {
+      const logger = createLogger(levelOf(command, 'info'));
+      const result = await serveCommand(
+        {
+          listen: options.listen as { host: string; port: number },
+          lease: options.lease as number,
+          heartbeat: options.heartbeat as number,
+          ...(options.tokenFile === undefined ? {} : { tokenFile: options.tokenFile as string }),
+        },
+        logger,
+        shutdownSignal(),
+        print,
+      );
+      emit(result, false);
+    });
+
+  program
+    .command('agent')
+    .description('run the agent daemon: dial the orchestrator and execute faults on this host')
+    .addOption(orchestratorOption().makeOptionMandatory())
+    .option('--name <name>', 'agent name (default: hostname)')
+    .option('--zone <zone>', 'zone this host is in')
+    .option('--region <region>', 'region this host is in')
+    .option('--label <key=value>', 'a label for this agent (repeatable)', labelFlag, {})
+    .addOption(
+      new Option(
+        '--driver <driver>',
+        'offer only this driver (repeatable; default: every available one)',
+      ).argParser((value: string, previous: string[] | undefined) => {
+        const parsed = capabilitySchema.safeParse(value);
+        if (!parsed.success)
+          throw new SimianError(
+            'SIMIAN_USAGE',
+            `--driver: expected one of ${capabilitySchema.options.join(' | ')}, got ${JSON.stringify(value)}`,
+          );
+        return [...(previous ?? []), parsed.data];
+      }),
+    )
+    .option('--ledger <file>', 'fault ledger file (default: $SIMIAN_STATE_DIR/agent-<name>.ledger.json)')
+    .addOption(tokenFileOption())
+    .action(async (options: Record<string, unknown>, command: Command) => {
+      const logger = createLogger(levelOf(command, 'info'));
+      const result = await agentCommand(
+        {
+          orchestrator: options.orchestrator as URL,
+          label: options.label as Record<string, string>,
+          ...(options.name === undefined ? {} : { name: options.name as string }),
+          ...(options.zone === undefined ? {} : { zone: options.zone as string }),
+          ...(options.region === undefined ? {} : { region: options.region as string }),
+          ...(options.driver === undefined ? {} : { driver: options.driver as ('process' | 'docker')[] }),
+          ...(options.ledger === undefined ? {} : { ledger: options.ledger as string }),
+          ...(options.tokenFile === undefined ? {} : { tokenFile: options.tokenFile as string }),
+        },
+        logger,
+        shutdownSignal(),
+        print,
+      );
+      emit(result, false);
+    });
+
+  program
+    .command('agents')
+    .description('list the agents connected to an orchestrator')
+    .addOption(orchestratorOption().makeOptionMandatory())
+    .addOption(tokenFileOption())
+    .option('--json', 'machine-readable output', false)
+    .action(async (options: { orchestrator: URL; tokenFile?: string; json: boolean }) => {
+      emit(await agentsCommand(options.orchestrator, options.tokenFile), options.json);
+    });
+
+  return program;
+}
+
+/** The one place errors are printed: message and hint, a stack only with --debug. */
+function report(error: unknown, debug: boolean): number {
+  if (error instanceof CommanderError) {
+    if (
+      error.code === 'commander.helpDisplayed' ||
+      error.code === 'commander.version' ||
+      error.code === 'commander.help'
+    ) {
+      return exitCodes.passed;
+    }
+    return exitCodes.invalid; // commander already printed the message and the help
+  }
+  if (isSimianError(error)) {
+    process.stderr.write(`simian: ${error.message}\n`);
+    if (error.hint) process.stderr.write(`  hint: ${error.hint}\n`);
+    process.stderr.write(`  (${error.code})\n`);
+    if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
+    return exitCodeForError(error.code);
+  }
+  const err = error as Error;
+  process.stderr.write(`simian: internal error: ${err.message}\n`);
+  process.stderr.write(debug && err.stack ? `${err.stack}\n` : '  (run again with --debug for the stack)\n');
+  return exitCodes.error;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    // Commander wraps errors thrown by argParser; unwrap ours.
+    process.exitCode = report(error, argv.includes('--debug'));
+  }
+}
+
+await main(process.argv);
