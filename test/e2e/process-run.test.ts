@@ -1,0 +1,150 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { eventually, experimentYaml, repoRoot, runCli, startCli, tempWorkspace } from '../helpers/cli.js';
+import { type DemoSystem, processState, startDemoSystem } from '../helpers/demo-system.js';
+import { assertNoLeftovers } from '../helpers/leftovers.js';
+
+describe('simian run with the process driver (the demo path)', () => {
+  const systems: DemoSystem[] = [];
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const system of systems.splice(0)) await system.stop();
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+  });
+
+  async function setup() {
+    const app = `e2e-${randomUUID().slice(0, 8)}`;
+    const system = await startDemoSystem({ lbPort: 0, app });
+    systems.push(system);
+    const workspace = await tempWorkspace('process-e2e');
+    cleanups.push(workspace.cleanup);
+    const env = { SIMIAN_STATE_DIR: join(workspace.dir, 'state') };
+    const probeUrl = `${system.lbUrl.replace(/\/$/, '')}/health`;
+    return { app, system, workspace, env, probeUrl };
+  }
+
+  it('kill one replica of three: passes, exactly one process killed', async () => {
+    const { app, system, workspace, env, probeUrl } = await setup();
+    const file = await workspace.write(
+      'kill.yaml',
+      experimentYaml({
+        name: 'kill-one',
+        driver: 'process',
+        labels: { app },
+        fault: 'type: kill',
+        duration: '2s',
+        probeUrl,
+      }),
+    );
+    const journalPath = join(workspace.dir, 'kill.json');
+    const result = await runCli(['run', file, '--journal', journalPath], { env });
+    expect(result.stdout).toContain('PASSED');
+    expect(result.code).toBe(0);
+    const states = await Promise.all(system.replicas.map((replica) => processState(replica.pid)));
+    expect(states.filter((state) => state === 'gone' || state === 'Z')).toHaveLength(1);
+    const journal = JSON.parse(await readFile(journalPath, 'utf8')) as {
+      verdict: string;
+      faults: unknown[];
+      timeToRecoverMs: number | null;
+      samples: unknown[];
+    };
+    expect(journal.verdict).toBe('passed');
+    expect(journal.faults).toHaveLength(1);
+    expect(journal.timeToRecoverMs).not.toBeNull();
+    expect(journal.samples.length).toBeGreaterThan(5);
+  });
+
+  it('pause all replicas: fails, and every replica runs again afterwards', async () => {
+    const { app, system, workspace, env, probeUrl } = await setup();
+    const file = await workspace.write(
+      'pause.yaml',
+      experimentYaml({
+        name: 'pause-all',
+        driver: 'process',
+        labels: { app },
+        mode: 'all',
+        fault: 'type: pause',
+        duration: '2s',
+        probeUrl,
+      }),
+    );
+    const result = await runCli(['run', file, '--json'], { env });
+    expect(result.code).toBe(1);
+    const journal = JSON.parse(result.stdout) as {
+      verdict: string;
+      reason: string;
+      faults: Array<{ revertOutcome?: string }>;
+    };
+    expect(journal.verdict).toBe('failed');
+    expect(journal.reason).toMatch(/^hypothesis violated during the fault: web-up/);
+    expect(journal.faults.map((fault) => fault.revertOutcome)).toEqual(['reverted', 'reverted', 'reverted']);
+    for (const replica of system.replicas) expect(await processState(replica.pid)).not.toBe('T');
+    const health = await fetch(system.lbUrl);
+    expect(health.status).toBe(200);
+  });
+
+  it('a SIGKILLed simian run leaves a ledger that the next run reverts before doing anything', async () => {
+    const { app, system, workspace, env, probeUrl } = await setup();
+    const file = await workspace.write(
+      'pause-long.yaml',
+      experimentYaml({
+        name: 'pause-long',
+        driver: 'process',
+        labels: { app },
+        mode: 'all',
+        fault: 'type: pause',
+        duration: '120s',
+        probeUrl,
+        before: '300ms',
+        successRate: 0,
+      }),
+    );
+    const run = startCli(['run', file], env);
+    const pids = system.replicas.map((replica) => replica.pid);
+    expect(
+      await eventually(
+        async () => (await Promise.all(pids.map(processState))).every((s) => s === 'T'),
+        20_000,
+      ),
+    ).toBe(true);
+    run.child.kill('SIGKILL');
+    await run.exited;
+    // Nobody is left to revert: the replicas stay frozen until the next simian starts.
+    expect(await Promise.all(pids.map(processState))).toEqual(['T', 'T', 'T']);
+    const dry = await runCli(['run', file, '--dry-run'], { env });
+    expect(dry.code).toBe(0);
+    expect(await Promise.all(pids.map(processState))).not.toContain('T');
+  });
+
+  it('pnpm demo: the README demo passes as documented and leaves nothing running', async () => {
+    const result = await new Promise<{ code: number | null; out: string; pid: number | undefined }>(
+      (resolve) => {
+        const child = spawn(process.execPath, [join(repoRoot, 'demo/run-demo.mjs')], {
+          env: { ...process.env, NO_COLOR: '1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+        });
+        child.stderr.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+        });
+        const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+        child.on('exit', (code) => {
+          clearTimeout(timer);
+          resolve({ code, out, pid: child.pid });
+        });
+      },
+    );
+    expect(result.out).toMatch(/01-kill-one-replica\.yaml\s+passed\s+\(as expected\)/);
+    expect(result.out).toMatch(/02-pause-all-replicas\.yaml\s+failed\s+\(as expected\)/);
+    expect(result.code).toBe(0);
+    const pids = [...result.out.matchAll(/pid (\d+)/g)].map((match) => Number(match[1]));
+    expect(pids.length).toBeGreaterThanOrEqual(3);
+    await assertNoLeftovers({ pids });
+  });
+});
