@@ -95,7 +95,9 @@ describe.skipIf(!dockerAvailable())(
       expect(result.journal?.targets.map((t) => t.id)).toEqual([
         f.containers.ids[states.indexOf(dead[0] as (typeof states)[number])],
       ]);
-      expect(result.journal?.faults[0]?.detail).toMatch(/^SIGKILL sent from the host to pid \d+, the main process of container /);
+      expect(result.journal?.faults[0]?.detail).toMatch(
+        /^SIGKILL sent from the host to pid \d+, the main process of container /,
+      );
     });
 
     it('fails with the hypothesis-failed exit code when the only replica is killed', async () => {

@@ -119,6 +119,72 @@ describe('simian run with the process driver (the demo path)', () => {
     expect(await Promise.all(pids.map(processState))).not.toContain('T');
   });
 
+  it('does not inject when steady state does not hold before: failed, nothing touched', async () => {
+    const { app, system, workspace, env } = await setup();
+    // Nothing listens on port 9 (discard) here: the probe fails from the start.
+    const file = await workspace.write(
+      'broken.yaml',
+      experimentYaml({
+        name: 'broken-before',
+        driver: 'process',
+        labels: { app },
+        mode: 'all',
+        fault: 'type: pause',
+        duration: '2s',
+        probeUrl: 'http://127.0.0.1:9/health',
+      }),
+    );
+    const result = await runCli(['run', file, '--json'], { env });
+    expect(result.code).toBe(1);
+    const journal = JSON.parse(result.stdout) as { verdict: string; reason: string; faults: unknown[] };
+    expect(journal.verdict).toBe('failed');
+    expect(journal.reason).toMatch(
+      /^steady state did not hold before injection \(web-up: success rate 0 below 0\.95/,
+    );
+    expect(journal.reason).toMatch(/no fault was injected$/);
+    expect(journal.faults).toEqual([]);
+    for (const replica of system.replicas) expect(await processState(replica.pid)).not.toBe('T');
+  });
+
+  it('Ctrl-C halts the run: faults reverted at once, journal still written, exit code aborted', async () => {
+    const { app, system, workspace, env, probeUrl } = await setup();
+    const file = await workspace.write(
+      'halt.yaml',
+      experimentYaml({
+        name: 'halt-me',
+        driver: 'process',
+        labels: { app },
+        mode: 'all',
+        fault: 'type: pause',
+        duration: '120s',
+        probeUrl,
+        before: '300ms',
+        successRate: 0,
+      }),
+    );
+    const journalPath = join(workspace.dir, 'halt.json');
+    const run = startCli(['run', file, '--journal', journalPath], env);
+    const pids = system.replicas.map((replica) => replica.pid);
+    expect(
+      await eventually(
+        async () => (await Promise.all(pids.map(processState))).every((s) => s === 'T'),
+        20_000,
+      ),
+    ).toBe(true);
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(2);
+    expect(await Promise.all(pids.map(processState))).not.toContain('T');
+    const journal = JSON.parse(await readFile(journalPath, 'utf8')) as {
+      verdict: string;
+      reason: string;
+      faults: Array<{ revertOutcome?: string }>;
+    };
+    expect(journal.verdict).toBe('aborted');
+    expect(journal.reason).toBe('halted by the operator; faults reverted at once');
+    expect(journal.faults.map((fault) => fault.revertOutcome)).toEqual(['reverted', 'reverted', 'reverted']);
+    expect(run.output()).toContain('halting, reverting every active fault');
+  });
+
   it('pnpm demo: the README demo passes as documented and leaves nothing running', async () => {
     const result = await new Promise<{ code: number | null; out: string; pid: number | undefined }>(
       (resolve) => {

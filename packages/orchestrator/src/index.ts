@@ -1,1 +1,8 @@
-export {};
+export { loadExperimentFile, parseExperimentSource, validateFiles } from './experiments/load.js';
+export { type Experiment, experimentSchema } from './experiments/schema.js';
+export { AgentSession } from './hub/agent-session.js';
+export { AGENT_PATH, type AgentInfo, Hub, type HubOptions } from './hub/hub.js';
+export { type Journal, journalSchema, type Verdict } from './runner/journal.js';
+export { type Plan, type RunEvent, runEventSchema } from './runner/run-events.js';
+export { planExperiment, type RunOptions, runExperiment } from './runner/run-experiment.js';
+export { OrchestratorServer, type OrchestratorServerOptions } from './server/orchestrator-server.js';
