@@ -181,7 +181,18 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
     try {
       if (this.agentState !== 'running') throw new Error(`agent is ${this.agentState}`);
-      link.send(await this.execute(runner, message));
+      const reply = await this.execute(runner, message);
+      if (message.type === 'inject' || message.type === 'revert') {
+        logger.info(
+          {
+            faultId: message.faultId,
+            reply: reply.type,
+            ...('detail' in reply ? { detail: reply.detail } : {}),
+          },
+          `${message.type} done`,
+        );
+      }
+      link.send(reply);
     } catch (error) {
       logger.warn({ type: message.type, err: (error as Error).message }, 'request failed');
       link.send({ type: 'failed', id: message.id, error: toWireError(error) });
