@@ -56,10 +56,14 @@ export class OrchestratorServer {
     });
     this.server = createServer((request, response) => {
       this.route(request, response).catch((error: unknown) => {
-        options.logger.error({ err: (error as Error).message }, 'request failed');
-        if (!response.headersSent)
+        if (response.headersSent) {
+          response.end();
+        } else if (isSimianError(error)) {
+          sendJson(response, 400, { error: error.toWire() });
+        } else {
+          options.logger.error({ err: (error as Error).message }, 'request failed');
           sendJson(response, 500, { error: { code: 'SIMIAN_INTERNAL', message: 'internal error' } });
-        else response.end();
+        }
       });
     });
     this.hub.attach(this.server);
