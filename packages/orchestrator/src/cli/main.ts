@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { capabilitySchema, isSimianError, SimianError } from '@simian/protocol';
 import { Command, CommanderError, Option } from 'commander';
-import { agentCommand } from './commands/agent.js';
+import { agentCommand, agentFlagsSchema } from './commands/agent.js';
 import { agentsCommand } from './commands/agents.js';
 import type { CommandResult } from './commands/command-result.js';
-import { runCommand } from './commands/run.js';
-import { serveCommand } from './commands/serve.js';
+import { runCommand, runFlagsSchema } from './commands/run.js';
+import { serveCommand, serveFlagsSchema } from './commands/serve.js';
 import { validateCommand } from './commands/validate.js';
 import { exitCodeForError, exitCodes } from './exit-codes.js';
 import { createLogger, type LogLevel, logLevels } from './logger.js';
@@ -91,22 +91,9 @@ export function buildProgram(): Command {
     .addOption(tokenFileOption())
     .action(async (file: string, options: Record<string, unknown>, command: Command) => {
       const logger = createLogger(levelOf(command, 'warn'));
-      const result = await runCommand(
-        file,
-        {
-          dryRun: options.dryRun === true,
-          json: options.json === true,
-          ...(options.lease === undefined ? {} : { lease: options.lease as number }),
-          ...(options.orchestrator === undefined ? {} : { orchestrator: options.orchestrator as URL }),
-          ...(options.seed === undefined ? {} : { seed: options.seed as number }),
-          ...(options.journal === undefined ? {} : { journal: options.journal as string }),
-          ...(options.tokenFile === undefined ? {} : { tokenFile: options.tokenFile as string }),
-        },
-        stdout,
-        logger,
-        shutdownSignal(),
-      );
-      emit(result, options.json === true);
+      const flags = runFlagsSchema.parse(options);
+      const result = await runCommand(file, flags, stdout, logger, shutdownSignal());
+      emit(result, flags.json);
     });
 
   program
@@ -130,17 +117,7 @@ export function buildProgram(): Command {
     .addOption(tokenFileOption())
     .action(async (options: Record<string, unknown>, command: Command) => {
       const logger = createLogger(levelOf(command, 'info'));
-      const result = await serveCommand(
-        {
-          listen: options.listen as { host: string; port: number },
-          lease: options.lease as number,
-          heartbeat: options.heartbeat as number,
-          ...(options.tokenFile === undefined ? {} : { tokenFile: options.tokenFile as string }),
-        },
-        logger,
-        shutdownSignal(),
-        print,
-      );
+      const result = await serveCommand(serveFlagsSchema.parse(options), logger, shutdownSignal(), print);
       emit(result, false);
     });
 
@@ -170,21 +147,7 @@ export function buildProgram(): Command {
     .addOption(tokenFileOption())
     .action(async (options: Record<string, unknown>, command: Command) => {
       const logger = createLogger(levelOf(command, 'info'));
-      const result = await agentCommand(
-        {
-          orchestrator: options.orchestrator as URL,
-          label: options.label as Record<string, string>,
-          ...(options.name === undefined ? {} : { name: options.name as string }),
-          ...(options.zone === undefined ? {} : { zone: options.zone as string }),
-          ...(options.region === undefined ? {} : { region: options.region as string }),
-          ...(options.driver === undefined ? {} : { driver: options.driver as ('process' | 'docker')[] }),
-          ...(options.ledger === undefined ? {} : { ledger: options.ledger as string }),
-          ...(options.tokenFile === undefined ? {} : { tokenFile: options.tokenFile as string }),
-        },
-        logger,
-        shutdownSignal(),
-        print,
-      );
+      const result = await agentCommand(agentFlagsSchema.parse(options), logger, shutdownSignal(), print);
       emit(result, false);
     });
 

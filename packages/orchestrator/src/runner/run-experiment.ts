@@ -101,25 +101,13 @@ class ExperimentRun {
   }
 
   async plan(): Promise<Plan> {
-    this.emit({
-      type: 'started',
-      runId: this.runId,
-      experiment: this.experiment.metadata.name,
-      seed: this.seed,
-      at: Date.now(),
-    });
+    this.emitStarted();
     await this.resolveTargets();
     return this.currentPlan();
   }
 
   async execute(): Promise<Journal> {
-    this.emit({
-      type: 'started',
-      runId: this.runId,
-      experiment: this.experiment.metadata.name,
-      seed: this.seed,
-      at: Date.now(),
-    });
+    this.emitStarted();
     this.logger.info({ seed: this.seed }, 'run started');
     const operator = this.options.signal;
     const onOperatorAbort = (): void => this.abort('halted by the operator; faults reverted at once');
@@ -159,6 +147,16 @@ class ExperimentRun {
     this.logger.info({ verdict: journal.verdict, reason: journal.reason }, 'run finished');
     this.emit({ type: 'verdict', runId: this.runId, verdict: journal.verdict, reason: journal.reason });
     return journal;
+  }
+
+  private emitStarted(): void {
+    this.emit({
+      type: 'started',
+      runId: this.runId,
+      experiment: this.experiment.metadata.name,
+      seed: this.seed,
+      at: Date.now(),
+    });
   }
 
   private async resolveTargets(): Promise<void> {

@@ -1,23 +1,25 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '@simian/agent';
-import type { Capability } from '@simian/protocol';
+import { capabilitySchema } from '@simian/protocol';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { exitCodes } from '../exit-codes.js';
 import { stateDir } from '../state-dir.js';
 import { requireToken } from '../token.js';
 import type { CommandResult } from './command-result.js';
 
-export interface AgentFlags {
-  orchestrator: URL;
-  name?: string;
-  zone?: string;
-  region?: string;
-  label: Record<string, string>;
-  driver?: Capability[];
-  ledger?: string;
-  tokenFile?: string;
-}
+export const agentFlagsSchema = z.strictObject({
+  orchestrator: z.instanceof(URL),
+  name: z.string().optional(),
+  zone: z.string().optional(),
+  region: z.string().optional(),
+  label: z.record(z.string(), z.string()),
+  driver: z.array(capabilitySchema).optional(),
+  ledger: z.string().optional(),
+  tokenFile: z.string().optional(),
+});
+export type AgentFlags = z.infer<typeof agentFlagsSchema>;
 
 /** `simian agent`: dials the orchestrator and serves it until SIGINT/SIGTERM, then reverts everything. */
 export async function agentCommand(
@@ -31,15 +33,10 @@ export async function agentCommand(
   const agent = new Agent({
     orchestratorUrl: agentUrl(flags.orchestrator),
     token,
-    identity: {
-      name,
-      labels: flags.label,
-      ...(flags.zone === undefined ? {} : { zone: flags.zone }),
-      ...(flags.region === undefined ? {} : { region: flags.region }),
-    },
+    identity: { name, labels: flags.label, zone: flags.zone, region: flags.region },
     ledgerPath: flags.ledger ?? join(stateDir(), `agent-${name}.ledger.json`),
     logger: logger.child({ agent: name }),
-    ...(flags.driver === undefined ? {} : { capabilities: flags.driver }),
+    capabilities: flags.driver,
   });
   await agent.start();
   print(`simian agent ${name} started; dialing ${agentUrl(flags.orchestrator)}`);

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { loadExperimentFile } from '../../experiments/load.js';
 import { writeJournal } from '../../runner/journal.js';
 import { startEmbedded } from '../embedded.js';
@@ -11,16 +12,17 @@ import { stateDir } from '../state-dir.js';
 import { requireToken } from '../token.js';
 import type { CommandResult } from './command-result.js';
 
-export interface RunFlags {
-  orchestrator?: URL;
-  dryRun: boolean;
-  seed?: number;
-  json: boolean;
-  journal?: string;
+export const runFlagsSchema = z.strictObject({
+  orchestrator: z.instanceof(URL).optional(),
+  dryRun: z.boolean().default(false),
+  seed: z.number().optional(),
+  json: z.boolean().default(false),
+  journal: z.string().optional(),
   /** Lease for this run's faults; the orchestrator's default when absent. */
-  lease?: number;
-  tokenFile?: string;
-}
+  lease: z.number().optional(),
+  tokenFile: z.string().optional(),
+});
+export type RunFlags = z.infer<typeof runFlagsSchema>;
 
 /** `simian run FILE`: validate locally, run embedded or remotely, print progress and the verdict. */
 export async function runCommand(
@@ -49,8 +51,8 @@ export async function runCommand(
         source,
         file: relative(process.cwd(), file) || file,
         dryRun: flags.dryRun,
-        ...(flags.lease === undefined ? {} : { leaseMs: flags.lease }),
-        ...(flags.seed === undefined ? {} : { seed: flags.seed }),
+        leaseMs: flags.lease,
+        seed: flags.seed,
       },
       (event) => {
         if (!flags.json) printer.handle(event);

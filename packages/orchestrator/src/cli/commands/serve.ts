@@ -1,15 +1,17 @@
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { OrchestratorServer } from '../../server/orchestrator-server.js';
 import { exitCodes } from '../exit-codes.js';
 import { requireToken } from '../token.js';
 import type { CommandResult } from './command-result.js';
 
-export interface ServeFlags {
-  listen: { host: string; port: number };
-  tokenFile?: string;
-  lease: number;
-  heartbeat: number;
-}
+export const serveFlagsSchema = z.strictObject({
+  listen: z.strictObject({ host: z.string(), port: z.number() }),
+  tokenFile: z.string().optional(),
+  lease: z.number(),
+  heartbeat: z.number(),
+});
+export type ServeFlags = z.infer<typeof serveFlagsSchema>;
 
 /** `simian serve`: runs until SIGINT/SIGTERM, then aborts runs (reverting their faults) and exits. */
 export async function serveCommand(
