@@ -10,7 +10,7 @@ import { OrchestratorServer } from '@simian/orchestrator';
 import { PROTOCOL_VERSION, type Target } from '@simian/protocol';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocketServer } from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { eventually } from '../helpers/cli.js';
 import { processState } from '../helpers/demo-system.js';
 
@@ -247,5 +247,66 @@ describe('agent and orchestrator over a real WebSocket', () => {
       { type: 'targets', id: 'good-1', targets: [] },
     ]);
     expect(agent.state).toBe('running');
+  });
+  it('the hub drops an agent that stops answering pings', async () => {
+    const logger = pino({ level: 'silent' });
+    const server = new OrchestratorServer({ port: 0, token: TOKEN, logger, heartbeatMs: 100 });
+    const { agentUrl } = await server.listen();
+    cleanups.push(() => server.close());
+    // A peer that says hello but never pongs: a hung agent host.
+    const socket = new WebSocket(agentUrl, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+      autoPong: false,
+    });
+    cleanups.push(() => socket.terminate());
+    await new Promise<void>((resolve) => socket.once('open', () => resolve()));
+    socket.send(
+      JSON.stringify({
+        type: 'hello',
+        protocolVersion: PROTOCOL_VERSION,
+        agent: { name: 'mute', labels: {} },
+        capabilities: ['process'],
+        activeFaults: [],
+      }),
+    );
+    expect(await eventually(() => server.hub.agents().length === 1, 5_000)).toBe(true);
+    expect(await eventually(() => server.hub.agents().length === 0, 5_000)).toBe(true);
+  });
+
+  it('the agent redials when the orchestrator stops sending heartbeats', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    cleanups.push(() => new Promise<void>((resolve) => wss.close(() => resolve())));
+    let hellos = 0;
+    wss.on('connection', (socket) => {
+      socket.on('message', (data: Buffer) => {
+        if ((JSON.parse(data.toString()) as { type: string }).type !== 'hello') return;
+        hellos += 1;
+        // Welcome with a 100 ms heartbeat, then never ping: the agent's watchdog must fire.
+        socket.send(
+          JSON.stringify({
+            type: 'welcome',
+            protocolVersion: PROTOCOL_VERSION,
+            sessionId: `s${hellos}`,
+            heartbeatMs: 100,
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    const dir = await mkdtemp(join(tmpdir(), 'simian-agent-watchdog-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const agent = new Agent({
+      orchestratorUrl: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/v1/agents`,
+      token: TOKEN,
+      identity: { name: 'watchdog-agent', labels: {} },
+      ledgerPath: join(dir, 'ledger.json'),
+      logger: pino({ level: 'silent' }),
+      capabilities: ['process'],
+      reconnectMinMs: 20,
+      reconnectMaxMs: 50,
+    });
+    cleanups.push(() => agent.stop());
+    await agent.start();
+    expect(await eventually(() => hellos >= 3, 5_000)).toBe(true);
   });
 });
