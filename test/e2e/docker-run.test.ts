@@ -131,7 +131,7 @@ describe.skipIf(!dockerAvailable())(
           fault: 'type: pause',
           duration: '60s',
           probeUrl: f.probeUrl,
-          stopWhen: '{ probe: web-up, successRateBelow: 0.5, window: 2s }',
+          stopWhen: '{ probe: web-up, successRateBelow: 0.5, window: 3s }',
         }),
       );
       expect(result.code).toBe(2);

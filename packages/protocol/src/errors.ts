@@ -23,7 +23,6 @@ export const errorCodes = {
   SIMIAN_MESSAGE_TOO_LARGE: 'A protocol message was larger than the frame limit.',
   SIMIAN_PROTOCOL_MISMATCH: 'Agent and orchestrator speak different protocol versions.',
   SIMIAN_LEDGER_CORRUPT: "The agent's fault ledger could not be read; the agent refuses to start blind.",
-  SIMIAN_PROBE_FAILED_TO_START: 'A probe could not be started (for example a command that does not exist).',
   SIMIAN_RUN_CANCELLED: 'The run was halted by the operator (Ctrl-C or SIGTERM).',
   SIMIAN_LISTEN_FAILED: 'The orchestrator could not listen on the requested address.',
   SIMIAN_INTERNAL: 'A bug in simian: the message says what failed; please report it with --debug output.',

@@ -103,7 +103,7 @@ export const welcomeMessageSchema = z.strictObject({
   type: z.literal('welcome'),
   protocolVersion: z.number().int(),
   sessionId: id,
-  /** The orchestrator pings this often; the agent drops the link after two missed pings. */
+  /** The orchestrator pings this often; the agent drops the link after 2.5 intervals without one. */
   heartbeatMs: z.number().int().positive(),
 });
 export const listTargetsMessageSchema = z.strictObject({

@@ -9,7 +9,14 @@ import { serveCommand, serveFlagsSchema } from './commands/serve.js';
 import { validateCommand } from './commands/validate.js';
 import { exitCodeForError, exitCodes } from './exit-codes.js';
 import { createLogger, type LogLevel, logLevels } from './logger.js';
-import { durationFlag, intFlag, labelFlag, listenFlag, orchestratorUrlFlag } from './parse-flags.js';
+import {
+  durationFlag,
+  intFlag,
+  labelFlag,
+  listenFlag,
+  MIN_LEASE_MS,
+  orchestratorUrlFlag,
+} from './parse-flags.js';
 
 const stdout = { write: (text: string) => process.stdout.write(text), isTTY: process.stdout.isTTY === true };
 const print = (line: string): void => {
@@ -22,7 +29,7 @@ function shutdownSignal(): AbortSignal {
   const onSignal = (name: NodeJS.Signals): void => {
     if (controller.signal.aborted) {
       process.stderr.write(
-        `simian: second ${name}: exiting now; agents revert what is left when its lease runs out\n`,
+        `simian: second ${name}: exiting now; a remote agent reverts what is left when its lease runs out, an embedded run's faults are reverted by the next simian run\n`,
       );
       process.exit(exitCodes.aborted);
     }
@@ -86,7 +93,7 @@ export function buildProgram(): Command {
       new Option(
         '--lease <duration>',
         "how long agents keep a fault without hearing from the orchestrator (default: the orchestrator's, 30s embedded)",
-      ).argParser(durationFlag('--lease')),
+      ).argParser(durationFlag('--lease', MIN_LEASE_MS)),
     )
     .addOption(tokenFileOption())
     .action(async (file: string, options: Record<string, unknown>, command: Command) => {
@@ -107,12 +114,12 @@ export function buildProgram(): Command {
     .addOption(
       new Option('--lease <duration>', 'lease given to agents for every fault')
         .default(30_000, '30s')
-        .argParser(durationFlag('--lease')),
+        .argParser(durationFlag('--lease', MIN_LEASE_MS)),
     )
     .addOption(
       new Option('--heartbeat <duration>', 'how often agents are pinged')
         .default(5_000, '5s')
-        .argParser(durationFlag('--heartbeat')),
+        .argParser(durationFlag('--heartbeat', 100)),
     )
     .addOption(tokenFileOption())
     .action(async (options: Record<string, unknown>, command: Command) => {

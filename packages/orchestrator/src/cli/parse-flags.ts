@@ -1,17 +1,21 @@
-import { parseDuration, SimianError } from '@simian/protocol';
+import { formatDuration, parseDuration, SimianError } from '@simian/protocol';
 
-export function durationFlag(flag: string) {
+export function durationFlag(flag: string, minMs = 1) {
   return (value: string): number => {
     const ms = parseDuration(value);
-    if (ms === undefined || ms <= 0) {
+    if (ms === undefined || ms < minMs) {
+      const floor = minMs > 1 ? ` of at least ${formatDuration(minMs)}` : '';
       throw new SimianError(
         'SIMIAN_USAGE',
-        `${flag}: expected a duration such as 500ms, 30s or 5m, got ${JSON.stringify(value)}`,
+        `${flag}: expected a duration${floor} such as 500ms, 30s or 5m, got ${JSON.stringify(value)}`,
       );
     }
     return ms;
   };
 }
+
+/** Below this a lease could run out between two renewals (every lease/3, at least 100ms apart). */
+export const MIN_LEASE_MS = 1_000;
 
 export function intFlag(flag: string, min: number, max: number) {
   return (value: string): number => {

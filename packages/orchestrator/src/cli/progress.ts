@@ -91,7 +91,7 @@ export class ProgressPrinter {
           return `${phase} ${Math.round(judgement.successRate * 100)}% of ${judgement.samples}${p95}`;
         })
         .filter((part) => part !== undefined);
-      this.line(`  ${probe.name}: ${parts.join(', ')}`);
+      if (parts.length > 0) this.line(`  ${probe.name}: ${parts.join(', ')}`);
     }
     if (journal.timeToRecoverMs !== null)
       this.line(`  time to recover: ${formatDuration(journal.timeToRecoverMs)}`);

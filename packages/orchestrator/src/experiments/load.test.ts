@@ -87,6 +87,12 @@ describe('invalid experiments name the file, line, column, path and what was exp
       ],
     ],
     [
+      'stopwhen-window-too-short',
+      [
+        "fixtures/invalid/stopwhen-window-too-short.yaml:20:15: spec.stopWhen[0].window: window 5s is too short: it must hold 3 samples of 'web-up' (interval 500ms, timeout 2s), so at least 6s",
+      ],
+    ],
+    [
       'fault-unsupported-by-driver',
       [
         "fixtures/invalid/fault-unsupported-by-driver.yaml:11:13: spec.faults[0].type: fault 'restart' is not supported by the process driver (it supports: kill, pause)",

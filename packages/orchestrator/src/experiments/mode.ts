@@ -17,7 +17,7 @@ export function parseMode(text: string): Mode | string {
     const n = Number(count[1]);
     return n >= 1 ? { kind: 'count', count: n } : `count must be at least 1, got '${text}'`;
   }
-  const percent = /^percent:(\d+(?:\.\d+)?)$/.exec(text);
+  const percent = /^percent:(\d+)$/.exec(text);
   if (percent) {
     const p = Number(percent[1]);
     return p > 0 && p <= 100

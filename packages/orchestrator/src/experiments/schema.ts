@@ -1,12 +1,15 @@
 import {
   driverFaults,
   driverSchema,
+  durationMs,
   durationSchema,
   faultSpecSchema,
+  formatDuration,
   labelsSchema,
   selectorSchema,
 } from '@simian/protocol';
 import { z } from 'zod';
+import { STOP_CONDITION_MIN_SAMPLES } from '../probes/tolerance.js';
 import { modeSchema } from './mode.js';
 
 export const API_VERSION = 'simian.dev/v1alpha1';
@@ -122,11 +125,24 @@ const specSchema = z
       }
     });
     spec.stopWhen.forEach((condition, index) => {
-      if (!names.includes(condition.probe)) {
+      const probe = spec.steadyState.probes.find((candidate) => candidate.name === condition.probe);
+      if (!probe) {
         ctx.addIssue({
           code: 'custom',
           path: ['stopWhen', index, 'probe'],
           message: `no probe named '${condition.probe}' in spec.steadyState.probes (known: ${names.join(', ')})`,
+        });
+        return;
+      }
+      // A stop condition is judged on at least 3 samples in its window; attempts never overlap,
+      // so against a hanging target one takes up to max(interval, timeout).
+      const timeout = probe.http?.timeout ?? probe.command?.timeout ?? '0ms';
+      const slowest = Math.max(durationMs(probe.interval), durationMs(timeout));
+      if (durationMs(condition.window) < STOP_CONDITION_MIN_SAMPLES * slowest) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stopWhen', index, 'window'],
+          message: `window ${condition.window} is too short: it must hold ${STOP_CONDITION_MIN_SAMPLES} samples of '${probe.name}' (interval ${probe.interval}, timeout ${timeout}), so at least ${formatDuration(STOP_CONDITION_MIN_SAMPLES * slowest)}`,
         });
       }
     });

@@ -441,8 +441,9 @@ class ExperimentRun {
   private timeToRecoverMs: number | null = null;
 
   private onSample(sample: ProbeSample): void {
-    if (sample.phase !== 'during' || this.injectionStartedAt === undefined || this.stop.signal.aborted)
-      return;
+    // Only while the fault is held: a slow attempt that started during the fault may finish
+    // during the revert, and must not turn a finished hold into an abort.
+    if (sample.phase !== 'during' || this.phases.at(-1)?.name !== 'hold' || this.stop.signal.aborted) return;
     for (const condition of this.experiment.spec.stopWhen) {
       if (condition.probe !== sample.probe) continue;
       const since = this.samplesOf(condition.probe, 'during').filter(

@@ -35,7 +35,7 @@ export const runRequestSchema = z.strictObject({
     .optional(),
   leaseMs: z
     .int()
-    .min(100)
+    .min(1_000)
     .max(24 * 3_600_000)
     .optional(),
 });
