@@ -175,15 +175,21 @@ export class Agent extends EventEmitter<AgentEvents> {
       );
       return;
     }
-    const logger = this.options.logger.child({
-      requestId: message.id,
-      ...('runId' in message ? { runId: message.runId } : {}),
-    });
+    // A child logger per message is measurable on the hot path; bind the run id only where logged.
+    const logger = (): Logger =>
+      this.options.logger.child({
+        requestId: message.id,
+        ...('runId' in message ? { runId: message.runId } : {}),
+      });
+
     try {
       if (this.agentState !== 'running') throw new Error(`agent is ${this.agentState}`);
       const reply = await this.execute(runner, message);
-      if (message.type === 'inject' || message.type === 'revert') {
-        logger.info(
+      if (
+        (message.type === 'inject' || message.type === 'revert') &&
+        this.options.logger.isLevelEnabled('info')
+      ) {
+        logger().info(
           {
             faultId: message.faultId,
             reply: reply.type,
@@ -194,7 +200,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       }
       link.send(reply);
     } catch (error) {
-      logger.warn({ type: message.type, err: (error as Error).message }, 'request failed');
+      logger().warn({ type: message.type, err: (error as Error).message }, 'request failed');
       link.send({ type: 'failed', id: message.id, error: toWireError(error) });
     }
   }

@@ -13,8 +13,9 @@ export function decodeFrame<S extends z.ZodType>(
   data: Buffer | ArrayBuffer | Buffer[] | string,
   maxBytes = MAX_FRAME_BYTES,
 ): DecodeResult<z.infer<S>> {
-  const text = typeof data === 'string' ? data : frameToBuffer(data).toString('utf8');
-  const size = Buffer.byteLength(text);
+  const buffer = typeof data === 'string' ? undefined : frameToBuffer(data);
+  // Size first, so an oversized frame is never decoded into a string at all.
+  const size = buffer === undefined ? Buffer.byteLength(data as string) : buffer.length;
   if (size > maxBytes) {
     return {
       ok: false,
@@ -24,6 +25,7 @@ export function decodeFrame<S extends z.ZodType>(
       ),
     };
   }
+  const text = buffer === undefined ? (data as string) : buffer.toString('utf8');
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -93,6 +93,8 @@ export class FaultRunner {
   readonly #held = new Map<string, HeldFault>();
   readonly #applying = new Map<string, Promise<ApplyResult>>();
   readonly #finished = new Map<string, FinishedFault>();
+  readonly #finishedOrder: Array<string | undefined> = new Array(FINISHED_MEMORY);
+  #finishedNext = 0;
   #recovered = false;
   #closed = false;
 
@@ -224,6 +226,7 @@ export class FaultRunner {
 
   async #apply({ faultId, runId, target, fault, leaseMs }: ApplyRequest): Promise<ApplyResult> {
     const driver = this.#driver(target.driver);
+    if (fault.type === 'noop') return this.#applyNoop(faultId, leaseMs);
     const recordedAt = Date.now();
     const entry: LedgerEntry = {
       faultId,
@@ -258,23 +261,40 @@ export class FaultRunner {
       reverting: undefined,
     };
     if (instantaneousFaults.has(fault.type)) {
-      try {
-        await this.#ledger.remove(faultId);
-        this.#remember(faultId, {
-          applied: result,
-          reverted: { outcome: 'nothing-to-revert', revertedAt: injectedAt },
-        });
-        return result;
-      } catch (error) {
-        // Held like any fault, its lease expiry retries the removal (its revert is a no-op).
+      this.#remember(faultId, {
+        applied: result,
+        reverted: { outcome: 'nothing-to-revert', revertedAt: injectedAt },
+      });
+      // Off the reply path: the kill already happened, and the ledger's queue orders this removal
+      // before any later write. Should it fail, the entry is held and its lease expiry retries it
+      // (its revert is a no-op).
+      this.#ledger.remove(faultId).catch((error: unknown) => {
         this.#logger?.warn(
           { faultId, runId, err: messageOf(error) },
           'cannot remove an instantaneous fault from the ledger',
         );
-      }
+        this.#held.set(faultId, held);
+        this.#schedule(held, leaseMs, 'lease-expired');
+      });
+      return result;
     }
     this.#held.set(faultId, held);
     this.#schedule(held, leaseMs, 'lease-expired');
+    return result;
+  }
+
+  /**
+   * A noop changes nothing, so there is nothing to record, check or revert: it goes through the
+   * whole command path (frames, schemas, runner, reply) and stops short of the driver, which is
+   * what the command round-trip benchmark measures.
+   */
+  #applyNoop(faultId: string, leaseMs: number): ApplyResult {
+    const injectedAt = Date.now();
+    const result: ApplyResult = { injectedAt, leaseExpiresAt: injectedAt + leaseMs, detail: 'noop' };
+    this.#remember(faultId, {
+      applied: result,
+      reverted: { outcome: 'nothing-to-revert', revertedAt: injectedAt },
+    });
     return result;
   }
 
@@ -430,11 +450,14 @@ export class FaultRunner {
   }
 
   #remember(faultId: string, finished: FinishedFault): void {
-    this.#finished.set(faultId, finished);
-    if (this.#finished.size > FINISHED_MEMORY) {
-      const oldest = this.#finished.keys().next();
-      if (!oldest.done) this.#finished.delete(oldest.value);
+    if (!this.#finished.has(faultId)) {
+      // A ring of ids evicts the oldest in O(1); Map.keys().next() walks every deleted slot first.
+      const evicted = this.#finishedOrder[this.#finishedNext];
+      if (evicted !== undefined) this.#finished.delete(evicted);
+      this.#finishedOrder[this.#finishedNext] = faultId;
+      this.#finishedNext = (this.#finishedNext + 1) % FINISHED_MEMORY;
     }
+    this.#finished.set(faultId, finished);
   }
 
   #driver(name: DriverName): TargetDriver {

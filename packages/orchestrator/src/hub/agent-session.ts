@@ -29,8 +29,13 @@ interface Pending {
   expect: string;
   resolve: (message: AgentMessage) => void;
   reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
+  type: string;
+  deadline: number;
+  timeoutMs: number;
 }
+
+/** How often overdue requests are looked for; one sweeper per session instead of a timer per request. */
+const SWEEP_MS = 100;
 
 export type SessionState = 'open' | 'closed';
 
@@ -39,6 +44,8 @@ export class AgentSession {
   readonly sessionId = randomUUID();
   readonly connectedAt = Date.now();
   private readonly pending = new Map<string, Pending>();
+  private requestCounter = 0;
+  private sweeper: NodeJS.Timeout | undefined;
   private alive = true;
   private heartbeat: NodeJS.Timeout | undefined;
   private closedState = false;
@@ -94,32 +101,46 @@ export class AgentSession {
 
   /** Sends a request and resolves with its typed reply; a `failed` reply rejects with its error. */
   request<R extends RequestBody>(message: R, timeoutMs = 15_000): Promise<ReplyFor<R['type']>> {
-    const id = randomUUID();
+    // Unique within the session is enough: replies are matched per socket.
+    const id = `${++this.requestCounter}`;
     const full = { ...message, id } as unknown as Request;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(
-          new SimianError(
-            'SIMIAN_AGENT_TIMEOUT',
-            `agent ${this.name} did not answer ${message.type} within ${timeoutMs}ms`,
-          ),
-        );
-      }, timeoutMs);
       this.pending.set(id, {
         expect: EXPECTED_REPLY[full.type],
         resolve: resolve as (message: AgentMessage) => void,
         reject,
-        timer,
+        type: full.type,
+        deadline: Date.now() + timeoutMs,
+        timeoutMs,
       });
+      this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS);
       try {
         this.send(full);
       } catch (error) {
-        clearTimeout(timer);
         this.pending.delete(id);
         reject(error as Error);
       }
     });
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [id, pending] of this.pending) {
+      if (pending.deadline > now) continue;
+      this.pending.delete(id);
+      pending.reject(
+        new SimianError(
+          'SIMIAN_AGENT_TIMEOUT',
+          `agent ${this.name} did not answer ${pending.type} within ${pending.timeoutMs}ms`,
+        ),
+      );
+    }
+    if (this.pending.size === 0) this.stopSweeper();
+  }
+
+  private stopSweeper(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 
   close(code = 1000, reason = 'closing'): void {
@@ -146,7 +167,6 @@ export class AgentSession {
     const pending = id === undefined ? undefined : this.pending.get(id);
     if (id !== undefined && pending) {
       this.pending.delete(id);
-      clearTimeout(pending.timer);
       if (message.type === 'failed' || message.type === 'error') pending.reject(fromWireError(message.error));
       else if (message.type !== pending.expect) {
         pending.reject(
@@ -169,10 +189,8 @@ export class AgentSession {
     if (this.closedState) return;
     this.closedState = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
-    for (const pending of this.pending.values()) {
-      clearTimeout(pending.timer);
-      pending.reject(reason);
-    }
+    this.stopSweeper();
+    for (const pending of this.pending.values()) pending.reject(reason);
     this.pending.clear();
     for (const listener of this.closeListeners) listener(this);
   }

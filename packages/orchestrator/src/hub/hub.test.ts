@@ -178,4 +178,18 @@ describe('Hub', () => {
       session?.request({ type: 'list-targets', driver: 'docker', selector: { labels: {} } }),
     ).rejects.toMatchObject({ code: 'SIMIAN_DOCKER_UNAVAILABLE', message: 'no engine' });
   });
+
+  it('times out a request the agent never answers, with the agent and request named', async () => {
+    const client = connect();
+    await client.opened();
+    client.socket.send(hello('node-5'));
+    await client.next(1);
+    const session = hub.session('node-5');
+    await expect(
+      session?.request({ type: 'list-targets', driver: 'process', selector: { labels: {} } }, 300),
+    ).rejects.toMatchObject({
+      code: 'SIMIAN_AGENT_TIMEOUT',
+      message: 'agent node-5 did not answer list-targets within 300ms',
+    });
+  });
 });
