@@ -58,7 +58,12 @@ const executors = {
   pause: {
     async apply(proc) {
       sendSignal(proc, 'SIGSTOP');
-      return { detail: `SIGSTOP sent to pid ${proc.pid}` };
+      // SIGSTOP lands when the kernel next schedules the process; wait (bounded) until it shows
+      // as stopped, so the fault is in effect when we say so.
+      const stopped = await waitForStopped(proc.pid, STOP_CONFIRM_MS);
+      return {
+        detail: `SIGSTOP sent to pid ${proc.pid}${stopped ? '' : ` (not shown as stopped within ${STOP_CONFIRM_MS}ms)`}`,
+      };
     },
     async revert(ref) {
       const stat = await readProcStat(ref.pid);
@@ -153,6 +158,18 @@ async function describeProcess(
 function parseRef(target: Target): ProcessRef | undefined {
   const parsed = parseProcessId(target.id);
   return parsed && { target, ...parsed };
+}
+
+const STOP_CONFIRM_MS = 1_000;
+
+async function waitForStopped(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = (await readProcStat(pid))?.state;
+    if (state === 'T' || state === 't') return true;
+    if (state === undefined || Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
 }
 
 /** Re-reads the process behind the target id: same pid AND start time, labels read now. */
