@@ -87,7 +87,7 @@ export class ProgressPrinter {
         .map((phase) => {
           const judgement = probe[phase];
           if (!judgement) return undefined;
-          const p95 = judgement.p95 === undefined ? '' : ` p95 ${formatDuration(judgement.p95)}`;
+          const p95 = judgement.p95 === undefined ? '' : ` p95 ${formatDuration(Math.ceil(judgement.p95))}`;
           return `${phase} ${Math.round(judgement.successRate * 100)}% of ${judgement.samples}${p95}`;
         })
         .filter((part) => part !== undefined);
@@ -102,7 +102,7 @@ export class ProgressPrinter {
       .map((probe) => {
         const rate = `${probe.ok}/${probe.total} ok`;
         const coloured = probe.ok === probe.total ? pc.green(rate) : pc.red(rate);
-        return `${probe.name} ${coloured}${probe.p95 === undefined ? '' : pc.dim(` p95 ${formatDuration(probe.p95)}`)}`;
+        return `${probe.name} ${coloured}${probe.p95 === undefined ? '' : pc.dim(` p95 ${formatDuration(Math.ceil(probe.p95))}`)}`;
       })
       .join('  ')}`;
     if (this.out.isTTY) {

@@ -87,6 +87,12 @@ describe('invalid experiments name the file, line, column, path and what was exp
       ],
     ],
     [
+      'namespace-without-kubernetes',
+      [
+        'fixtures/invalid/namespace-without-kubernetes.yaml:10:18: spec.target.selector.namespace: namespace selects kubernetes pods; the docker driver has no namespaces (the kubernetes driver is planned)',
+      ],
+    ],
+    [
       'stopwhen-window-too-short',
       [
         "fixtures/invalid/stopwhen-window-too-short.yaml:20:15: spec.stopWhen[0].window: window 5s is too short: it must hold 3 samples of 'web-up' (interval 500ms, timeout 2s), so at least 6s",

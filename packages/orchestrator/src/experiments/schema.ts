@@ -104,6 +104,13 @@ const specSchema = z
       .optional(),
   })
   .superRefine((spec, ctx) => {
+    if (spec.target.selector.namespace !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['target', 'selector', 'namespace'],
+        message: `namespace selects kubernetes pods; the ${spec.target.driver} driver has no namespaces (the kubernetes driver is planned)`,
+      });
+    }
     const supported: readonly string[] = driverFaults[spec.target.driver];
     spec.faults.forEach((fault, index) => {
       if (!supported.includes(fault.type)) {
