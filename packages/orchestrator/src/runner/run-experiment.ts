@@ -50,6 +50,9 @@ export interface RunOptions {
 const VERDICT_RANK: Record<Verdict, number> = { passed: 0, failed: 1, aborted: 2, error: 3 };
 const HEALTH_EVERY_MS = 1_000;
 const RECOVERY_POLL_MS = 50;
+/** On top of a stop/restart grace period, which the agent waits out before it answers. */
+const INJECT_TIMEOUT_MS = 15_000;
+const REVERT_TIMEOUT_MS = 30_000;
 
 /** Resolves targets and returns what a run would do, touching nothing. */
 export async function planExperiment(hub: Hub, options: RunOptions): Promise<Plan> {
@@ -85,6 +88,11 @@ class ExperimentRun {
   private targets: Target[] = [];
   private stopCondition: Journal['stopCondition'];
   private injectionStartedAt: number | undefined;
+  /** Fault ids whose inject was sent: each is reverted, replied to or not. */
+  private readonly sent = new Set<string>();
+  /** When this orchestrator learned each fault was reverted (its own clock). */
+  private readonly revertSeenAt = new Map<string, number>();
+  private renewal: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly hub: Hub,
@@ -230,6 +238,10 @@ class ExperimentRun {
 
   private async injectAll(): Promise<void> {
     this.injectionStartedAt = Date.now();
+    // Renewals start with the first inject: a slow inject (a stop with a long grace period) must
+    // not let the leases of faults already applied run out.
+    const renewEvery = Math.max(100, Math.floor(this.leaseMs / 3));
+    this.renewal = setInterval(() => void this.renewLeases(), renewEvery);
     const spec = this.experiment.spec;
     this.targets.forEach((target) => {
       spec.faults.forEach((fault, index) => {
@@ -249,14 +261,21 @@ class ExperimentRun {
 
   private async inject(record: FaultRecord): Promise<void> {
     const session = this.requireSession(record.agent);
-    const reply = await session.request({
-      type: 'inject',
-      runId: this.runId,
-      faultId: record.faultId,
-      target: record.target,
-      fault: record.fault,
-      leaseMs: this.leaseMs,
-    });
+    // Sent means it may be applied even if no reply ever comes: it is reverted like the others
+    // (the agent answers a revert of a fault it never applied with nothing-to-revert).
+    this.sent.add(record.faultId);
+    const grace = 'timeout' in record.fault ? durationMs(record.fault.timeout) : 0;
+    const reply = await session.request(
+      {
+        type: 'inject',
+        runId: this.runId,
+        faultId: record.faultId,
+        target: record.target,
+        fault: record.fault,
+        leaseMs: this.leaseMs,
+      },
+      INJECT_TIMEOUT_MS + grace,
+    );
     record.injectedAt = reply.injectedAt;
     if (reply.detail !== undefined) record.detail = reply.detail;
     this.logger.info(
@@ -276,13 +295,7 @@ class ExperimentRun {
   }
 
   private async hold(): Promise<void> {
-    const renewEvery = Math.max(100, Math.floor(this.leaseMs / 3));
-    const renewal = setInterval(() => void this.renewLeases(), renewEvery);
-    try {
-      await sleep(durationMs(this.experiment.spec.duration), this.stop.signal);
-    } finally {
-      clearInterval(renewal);
-    }
+    await sleep(durationMs(this.experiment.spec.duration), this.stop.signal);
     if (this.verdict !== 'passed') return;
     for (const probe of this.experiment.spec.steadyState.probes) {
       const samples = this.samplesOf(probe.name, 'during');
@@ -327,8 +340,9 @@ class ExperimentRun {
   }
 
   private async revertAll(): Promise<void> {
+    clearInterval(this.renewal);
     const pending = this.faults.filter(
-      (record) => record.injectedAt !== undefined && record.revertedAt === undefined,
+      (record) => this.sent.has(record.faultId) && record.revertedAt === undefined,
     );
     await Promise.all(pending.map((record) => this.revert(record)));
   }
@@ -339,14 +353,15 @@ class ExperimentRun {
       return;
     }
     try {
-      const session =
-        this.hub.session(record.agent) ??
-        (await this.hub.waitForAgent(record.agent, Math.min(this.leaseMs, 10_000)));
-      const reply = await session.request(
-        { type: 'revert', runId: this.runId, faultId: record.faultId },
-        30_000,
-      );
-      this.recordRevert(record, reply);
+      try {
+        this.recordRevert(record, await this.requestRevert(record));
+      } catch (error) {
+        // A reconnect replaced the session under the request: the revert may never have arrived.
+        // Reverting twice is safe, so ask the new session once more.
+        if (!(isSimianError(error) && error.code === 'SIMIAN_AGENT_LOST') || record.revertedAt !== undefined)
+          throw error;
+        this.recordRevert(record, await this.requestRevert(record));
+      }
     } catch (error) {
       if (record.revertedAt !== undefined) return; // the agent's lease beat us to it
       const message = (error as Error).message;
@@ -360,8 +375,17 @@ class ExperimentRun {
     }
   }
 
+  private async requestRevert(record: FaultRecord): Promise<MessageOf<AgentMessage, 'reverted'>> {
+    const session =
+      this.hub.session(record.agent) ??
+      (await this.hub.waitForAgent(record.agent, Math.min(this.leaseMs, 10_000)));
+    return session.request({ type: 'revert', runId: this.runId, faultId: record.faultId }, REVERT_TIMEOUT_MS);
+  }
+
   private recordRevert(record: FaultRecord, reply: MessageOf<AgentMessage, 'reverted'>): void {
     if (record.revertedAt !== undefined) return;
+    // Recovery is timed on this clock: a remote agent's clock may be off.
+    this.revertSeenAt.set(record.faultId, Date.now());
     record.revertedAt = reply.revertedAt;
     record.revertOutcome = reply.outcome;
     record.revertReason = reply.reason;
@@ -400,7 +424,8 @@ class ExperimentRun {
       outcome: outcome as 'reverted',
       reason: reason as 'lease-expired',
     });
-    if (this.phases.at(-1)?.name === 'hold') {
+    const phase = this.phases.at(-1)?.name;
+    if (phase === 'inject' || phase === 'hold') {
       this.conclude(
         'error',
         `fault on ${record.target.name} ended early (${reason}) before the experiment's duration; the run cannot judge the hypothesis`,
@@ -413,7 +438,7 @@ class ExperimentRun {
     const revertible = this.faults.filter((record) => !instantaneousFaults.has(record.fault.type));
     const since =
       revertible.length > 0
-        ? Math.max(...revertible.map((record) => record.revertedAt ?? Date.now()))
+        ? Math.max(...revertible.map((record) => this.revertSeenAt.get(record.faultId) ?? Date.now()))
         : (this.injectionStartedAt ?? Date.now());
     const after = durationMs(this.experiment.spec.steadyState.after);
     const deadline = since + after;
