@@ -120,6 +120,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
   }
 
+  /** Faults applied and not yet reverted (a failed revert keeps its fault here and in the ledger). */
+  heldFaults(): number {
+    return this.runner?.active().length ?? 0;
+  }
+
   /** Reverts every fault this agent holds, then hangs up. */
   async stop(): Promise<void> {
     if (this.agentState === 'stopped' || this.agentState === 'stopping') return;
@@ -130,6 +135,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       for (const event of reverted) this.link?.send({ type: 'reverted', ...event });
     } finally {
       await this.link?.close();
+      const left = this.heldFaults();
+      if (left > 0)
+        this.options.logger.error(
+          { left, ledger: this.options.ledgerPath },
+          'stopping with faults not reverted; the ledger keeps them for the next start',
+        );
       this.runner?.close();
       this.agentState = 'stopped';
       this.emit('state', 'stopped');

@@ -8,7 +8,7 @@ export {
   type RevertOutcome,
   type TargetDriver,
 } from './drivers/driver.js';
-export { LABELS_ENV, NAME_LABEL, parseLabels } from './drivers/process/proc.js';
+export { LABELS_ENV, NAME_LABEL, parseLabels, readProcStat } from './drivers/process/proc.js';
 export { ProcessDriver } from './drivers/process/process-driver.js';
 export {
   type ApplyRequest,

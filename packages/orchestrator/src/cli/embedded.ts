@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Agent } from '@simian/agent';
 import type { Logger } from 'pino';
 import { OrchestratorServer } from '../server/orchestrator-server.js';
-import { recoverOrphanLedgers } from './orphan-ledgers.js';
+import { ownLedgerName, recoverOrphanLedgers } from './orphan-ledgers.js';
 import { stateDir } from './state-dir.js';
 
 export interface Embedded {
@@ -25,7 +25,7 @@ export async function startEmbedded(logger: Logger, leaseMs: number): Promise<Em
   await recoverOrphanLedgers(ledgerDir, logger);
   const server = new OrchestratorServer({ host: '127.0.0.1', port: 0, token, logger, leaseMs });
   const { url, agentUrl } = await server.listen();
-  const ledgerPath = join(ledgerDir, `${process.pid}.ledger.json`);
+  const ledgerPath = join(ledgerDir, await ownLedgerName());
   const agent = new Agent({
     orchestratorUrl: agentUrl,
     token,
@@ -48,8 +48,8 @@ export async function startEmbedded(logger: Logger, leaseMs: number): Promise<Em
       // Agent first: it reverts whatever it still holds and hangs up before the hub goes away.
       await agent.stop();
       await server.close();
-      // Stopping reverted everything, so the ledger is empty and would only be litter.
-      if (agent.state === 'stopped') await rm(ledgerPath, { force: true });
+      // Only an empty ledger goes: one that still lists faults is recovered by the next `simian run`.
+      if (agent.heldFaults() === 0) await rm(ledgerPath, { force: true });
     },
   };
 }

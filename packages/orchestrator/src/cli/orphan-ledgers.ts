@@ -1,23 +1,33 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DockerDriver, FaultRunner, Ledger, ProcessDriver, type TargetDriver } from '@simian/agent';
+import {
+  DockerDriver,
+  FaultRunner,
+  Ledger,
+  ProcessDriver,
+  readProcStat,
+  type TargetDriver,
+} from '@simian/agent';
 import type { Logger } from 'pino';
 
-const LEDGER_FILE = /^(\d+)\.ledger\.json$/;
+/** `<pid>-<starttime>.ledger.json`: the start time tells a live owner from a reused pid. */
+const LEDGER_FILE = /^(\d+)-(\d+)\.ledger\.json$/;
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+export async function ownLedgerName(): Promise<string> {
+  const stat = await readProcStat(process.pid);
+  return `${process.pid}-${stat?.startTime ?? 0}.ledger.json`;
+}
+
+async function ownerAlive(pid: number, startTime: string): Promise<boolean> {
+  const stat = await readProcStat(pid);
+  return stat !== undefined && stat.startTime === startTime;
 }
 
 /**
- * Each embedded `simian run` keeps its own ledger named after its pid, so concurrent runs never
- * revert each other's faults. A ledger whose process is gone was left by a run that crashed or
- * was killed: revert what it lists, then remove it.
+ * Each embedded `simian run` keeps its own ledger named after its pid and start time, so
+ * concurrent runs never revert each other's faults. A ledger whose process is gone (or whose pid
+ * now belongs to another process) was left by a run that crashed or was killed: revert what it
+ * lists, then remove it.
  */
 export async function recoverOrphanLedgers(dir: string, logger: Logger): Promise<number> {
   let names: string[];
@@ -28,8 +38,10 @@ export async function recoverOrphanLedgers(dir: string, logger: Logger): Promise
   }
   let reverted = 0;
   for (const name of names) {
-    const pid = Number(LEDGER_FILE.exec(name)?.[1]);
-    if (!pid || pid === process.pid || isAlive(pid)) continue;
+    const match = LEDGER_FILE.exec(name);
+    if (!match) continue;
+    const pid = Number(match[1]);
+    if (pid === process.pid || (await ownerAlive(pid, match[2] as string))) continue;
     const path = join(dir, name);
     const ledger = await Ledger.open(path);
     if (ledger.entries().length > 0) {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import {
   type driverFaults,
   durationMs,
@@ -44,6 +45,15 @@ interface LiveContainer extends ContainerRef {
   info: Docker.ContainerInspectInfo;
 }
 
+/** Whether /proc/PID/cgroup names the container (cgroupfs `/docker/<id>`, systemd `docker-<id>.scope`). */
+function pidBelongsTo(pid: number, containerId: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(containerId);
+  } catch {
+    return false;
+  }
+}
+
 const executors = {
   kill: {
     async apply(live, fault) {
@@ -56,11 +66,16 @@ const executors = {
         );
       }
       try {
+        // The Engine's pid is only ours to signal when the agent shares its pid namespace (not so
+        // with Docker Desktop, a remote DOCKER_HOST or an agent in a container): the pid must sit in
+        // this container's cgroup, else it is some other process and we use the Engine API.
+        if (!pidBelongsTo(pid, live.info.Id))
+          throw Object.assign(new Error('not in the container cgroup'), { code: 'ENOTCONTAINER' });
         // A host signal looks like a crash to the Engine, so the container's restart policy applies;
         // the Engine's own kill marks the container as stopped on purpose and cancels that policy.
         process.kill(pid, fault.signal);
       } catch (error) {
-        if (!hasErrorCode(error, 'ESRCH', 'EPERM')) throw error;
+        if (!hasErrorCode(error, 'ESRCH', 'EPERM', 'ENOTCONTAINER')) throw error;
         await call(live, `kill ${live.what}`, 'SIMIAN_INJECT_FAILED', () =>
           live.container.kill({ signal: fault.signal }),
         );

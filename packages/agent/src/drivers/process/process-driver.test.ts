@@ -145,6 +145,19 @@ describe('ProcessDriver', () => {
     expect((await driver.revert(target, { type: 'pause' })).outcome).toBe('nothing-to-revert');
   });
 
+  it('refuses to pause a process someone else stopped, and leaves it stopped', async () => {
+    const child = await startChild({ role: 'stopped-by-someone' });
+    const target = await targetOf(child.pid);
+    process.kill(child.pid, 'SIGSTOP');
+    await waitFor(async () => (await stateOf(child.pid)) === 'T');
+    await expect(driver.apply(target, { type: 'pause' })).rejects.toMatchObject({
+      code: 'SIMIAN_INJECT_FAILED',
+      message: `process ${target.id} (${target.name}) is already stopped`,
+    });
+    expect(await stateOf(child.pid)).toBe('T');
+    process.kill(child.pid, 'SIGCONT');
+  });
+
   it('kills with the fault signal, and kill has nothing to revert', async () => {
     const child = await startChild({ role: 'kill' });
     const target = await targetOf(child.pid);

@@ -57,6 +57,14 @@ const executors = {
   },
   pause: {
     async apply(proc) {
+      // Someone else stopped it (job control, a debugger, another run): our revert would resume it
+      // behind their back, so refuse rather than share the stop.
+      if (proc.stat.state === 'T' || proc.stat.state === 't') {
+        throw new FaultRefusedError(
+          'SIMIAN_INJECT_FAILED',
+          `process ${proc.target.id} (${proc.target.name}) is already stopped`,
+        );
+      }
       sendSignal(proc, 'SIGSTOP');
       // SIGSTOP lands when the kernel next schedules the process; wait (bounded) until it shows
       // as stopped, so the fault is in effect when we say so.
