@@ -104,8 +104,9 @@ describe.skipIf(!dockerAvailable())(
       expect(await eventually(async () => !(await containerState(id)).paused, 10_000)).toBe(true);
       expect(await containerState(id)).toMatchObject({ running: true, paused: false });
       expect(agent.output()).toMatch(/lease/);
-    // The shared token went to three processes and through every handshake: no log line has it.
-    for (const output of [serve.output(), agent.output(), run.output()]) expect(output).not.toContain('crash-test-token');
+      // The shared token went to three processes and through every handshake: no log line has it.
+      for (const output of [serve.output(), agent.output(), run.output()])
+        expect(output).not.toContain('crash-test-token');
       // The client notices the orchestrator is gone and says so instead of hanging.
       expect(
         await Promise.race([run.exited, new Promise((resolve) => setTimeout(() => resolve('hung'), 15_000))]),
