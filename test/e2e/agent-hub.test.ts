@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { eventually } from '../helpers/cli.js';
 import { processState } from '../helpers/demo-system.js';
+import { spawnLabelledSleeper } from '../helpers/labelled-process.js';
 
 const TOKEN = `tok-${randomUUID()}`;
 
@@ -61,17 +62,12 @@ describe('agent and orchestrator over a real WebSocket', () => {
     return { server, agent, logs, dir };
   }
 
-  function sleeper(label: string): ChildProcess {
-    const child = spawn('sleep', ['600'], {
-      env: { ...process.env, SIMIAN_LABELS: `it=${label}` },
-      stdio: 'ignore',
-    });
+  async function sleeper(label: string): Promise<ChildProcess & { pid: number }> {
+    const child = await spawnLabelledSleeper({ it: label }, 600);
     cleanups.push(() => {
-      if (child.pid) {
-        try {
-          process.kill(child.pid, 'SIGCONT');
-        } catch {}
-      }
+      try {
+        process.kill(child.pid, 'SIGCONT');
+      } catch {}
       child.kill('SIGKILL');
     });
     return child;
@@ -105,7 +101,7 @@ describe('agent and orchestrator over a real WebSocket', () => {
   it('reverts a paused process by itself when the lease is not renewed', async () => {
     const { server } = await start();
     const label = randomUUID();
-    const child = sleeper(label);
+    const child = await sleeper(label);
     const target = await targetFor(server, label);
     const session = await server.hub.waitForAgent('it-agent', 5_000);
     const autoReverted = new Promise<{ reason: string; faultId: string }>((resolve) =>
@@ -127,7 +123,7 @@ describe('agent and orchestrator over a real WebSocket', () => {
   it('keeps a fault while its lease is renewed, and reverts it on request', async () => {
     const { server } = await start();
     const label = randomUUID();
-    const child = sleeper(label);
+    const child = await sleeper(label);
     const target = await targetFor(server, label);
     const session = await server.hub.waitForAgent('it-agent', 5_000);
     await session.request({
@@ -156,7 +152,7 @@ describe('agent and orchestrator over a real WebSocket', () => {
   it('reconnects after the link drops and reports the faults it still holds', async () => {
     const { server } = await start();
     const label = randomUUID();
-    const child = sleeper(label);
+    const child = await sleeper(label);
     const target = await targetFor(server, label);
     const first = await server.hub.waitForAgent('it-agent', 5_000);
     await first.request({

@@ -147,20 +147,17 @@ describe.skipIf(!dockerAvailable())(
 
     it('--dry-run shows the targets and touches nothing', async () => {
       const f = await fleet(3);
+      const dryYaml = experimentYaml({
+        name: 'dry',
+        driver: 'docker',
+        labels: f.labels,
+        mode: 'count:2',
+        fault: 'type: kill',
+        duration: '2s',
+        probeUrl: f.probeUrl,
+      });
       const before = await Promise.all(f.containers.ids.map((id) => containerState(id)));
-      const result = await f.run(
-        'dry',
-        experimentYaml({
-          name: 'dry',
-          driver: 'docker',
-          labels: f.labels,
-          mode: 'count:2',
-          fault: 'type: kill',
-          duration: '2s',
-          probeUrl: f.probeUrl,
-        }),
-        ['--dry-run', '--seed', '7'],
-      );
+      const result = await f.run('dry', dryYaml, ['--dry-run', '--seed', '7']);
       expect(result.code).toBe(0);
       expect(result.stdout).toContain('dry run of dry: nothing was touched');
       expect(result.stdout).toContain('targets 2 of 3 matching');
@@ -168,19 +165,7 @@ describe.skipIf(!dockerAvailable())(
       const after = await Promise.all(f.containers.ids.map((id) => containerState(id)));
       expect(after).toEqual(before);
       // The same seed picks the same targets.
-      const again = await f.run(
-        'dry',
-        experimentYaml({
-          name: 'dry',
-          driver: 'docker',
-          labels: f.labels,
-          mode: 'count:2',
-          fault: 'type: kill',
-          duration: '2s',
-          probeUrl: f.probeUrl,
-        }),
-        ['--dry-run', '--seed', '7'],
-      );
+      const again = await f.run('dry', dryYaml, ['--dry-run', '--seed', '7']);
       const chosen = (text: string) =>
         text.split('\n').filter((line) => line.startsWith('  ') && line.includes(' docker '));
       expect(chosen(again.stdout)).toEqual(chosen(result.stdout));

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isSimianError, type Target, type WireFault } from '@simian/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawnLabelledSleeper } from '../../../../test/helpers/labelled-process.js';
 import type { AppliedFault, RevertOutcome, TargetDriver } from '../drivers/driver.js';
 import { readProcStat } from '../drivers/process/proc.js';
 import { ProcessDriver } from '../drivers/process/process-driver.js';
@@ -70,17 +71,8 @@ async function startTarget(
   labels: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; pid: number; target: Target }> {
   const all = { 'simian.test': 'agent-unit', 'simian.test/run': run, ...labels };
-  const child = spawn('sleep', ['60'], {
-    env: {
-      ...process.env,
-      SIMIAN_LABELS: Object.entries(all)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(','),
-    },
-    stdio: 'ignore',
-  });
+  const child = await spawnLabelledSleeper(all);
   children.push(child);
-  await once(child, 'spawn');
   const pid = child.pid ?? 0;
   const stat = await readProcStat(pid);
   const target: Target = {

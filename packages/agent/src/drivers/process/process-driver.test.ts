@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isSimianError, type Target } from '@simian/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawnLabelledSleeper } from '../../../../../test/helpers/labelled-process.js';
 import { parseLabels, parseProcStat, readProcStat } from './proc.js';
 import { ProcessDriver } from './process-driver.js';
 
@@ -14,20 +15,9 @@ const driver = new ProcessDriver();
 /** A `sleep 60` carrying the given labels plus this file's run label. */
 async function startChild(labels: Record<string, string>): Promise<ChildProcess & { pid: number }> {
   const all = { 'simian.test': 'agent-unit', 'simian.test/run': run, ...labels };
-  const child = spawn('sleep', ['60'], {
-    env: {
-      ...process.env,
-      SIMIAN_LABELS: Object.entries(all)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(','),
-    },
-    stdio: 'ignore',
-  });
+  const child = await spawnLabelledSleeper(all);
   children.push(child);
-  // 'spawn' fires after exec, so /proc/<pid>/environ already holds the child's own environment.
-  await once(child, 'spawn');
-  if (child.pid === undefined) throw new Error('child has no pid');
-  return child as ChildProcess & { pid: number };
+  return child;
 }
 
 async function targetOf(pid: number): Promise<Target> {
