@@ -11,9 +11,8 @@ import { PROTOCOL_VERSION, type Target } from '@simian/protocol';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { eventually } from '../helpers/cli.js';
-import { processState } from '../helpers/demo-system.js';
-import { spawnLabelledSleeper } from '../helpers/labelled-process.js';
+import { processState, spawnLabelledSleeper } from '../helpers/processes.js';
+import { eventually } from '../helpers/wait.js';
 
 const TOKEN = `tok-${randomUUID()}`;
 

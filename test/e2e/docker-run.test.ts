@@ -59,6 +59,28 @@ async function webFleet(count: number, restartPolicy: 'no' | 'always' = 'no') {
 
 type Fleet = Awaited<ReturnType<typeof webFleet>>;
 
+/** `simian run` of a kill of every target matching `labels`, in a workspace of its own. */
+async function runKillAll(name: string, labels: Record<string, string>) {
+  const workspace = await tempWorkspace(`docker-${name}`);
+  try {
+    const file = await workspace.write(
+      `${name}.yaml`,
+      experimentYaml({
+        name,
+        driver: 'docker',
+        labels,
+        mode: 'all',
+        fault: 'type: kill',
+        duration: '1s',
+        probeUrl: 'http://127.0.0.1:9/health',
+      }),
+    );
+    return await runCli(['run', file], { env: { SIMIAN_STATE_DIR: join(workspace.dir, 'state') } });
+  } finally {
+    await workspace.cleanup();
+  }
+}
+
 describe.skipIf(!dockerAvailable())(
   'simian run with the docker driver (real engine, real containers)',
   () => {
@@ -172,30 +194,12 @@ describe.skipIf(!dockerAvailable())(
     });
 
     it('refuses to run when the selector matches no container', async () => {
-      const workspace = await tempWorkspace('docker-none');
-      try {
-        const file = await workspace.write(
-          'none.yaml',
-          experimentYaml({
-            name: 'none',
-            driver: 'docker',
-            labels: { app: 'no-such-app-anywhere' },
-            fault: 'type: kill',
-            duration: '1s',
-            probeUrl: 'http://127.0.0.1:9/health',
-          }),
-        );
-        const result = await runCli(['run', file], {
-          env: { SIMIAN_STATE_DIR: join(workspace.dir, 'state') },
-        });
-        expect(result.code).toBe(3);
-        expect(result.stdout).toContain('ERROR');
-        expect(result.stdout).toMatch(
-          /selector \{app=no-such-app-anywhere\} \(driver docker\) matched no target on 1 agent\(s\)/,
-        );
-      } finally {
-        await workspace.cleanup();
-      }
+      const result = await runKillAll('none', { app: 'no-such-app-anywhere' });
+      expect(result.code).toBe(3);
+      expect(result.stdout).toContain('ERROR');
+      expect(result.stdout).toMatch(
+        /selector \{app=no-such-app-anywhere\} \(driver docker\) matched no target on 1 agent\(s\)/,
+      );
     });
 
     it('never touches a container labelled simian.dev/protected=true', async () => {
@@ -203,29 +207,13 @@ describe.skipIf(!dockerAvailable())(
         count: 1,
         labels: { app: 'web', 'simian.dev/protected': 'true' },
       });
-      const workspace = await tempWorkspace('docker-protected');
       try {
-        const file = await workspace.write(
-          'protected.yaml',
-          experimentYaml({
-            name: 'protected',
-            driver: 'docker',
-            labels: { 'simian.test.run': containers.runId },
-            mode: 'all',
-            fault: 'type: kill',
-            duration: '1s',
-            probeUrl: 'http://127.0.0.1:9/health',
-          }),
-        );
-        const result = await runCli(['run', file], {
-          env: { SIMIAN_STATE_DIR: join(workspace.dir, 'state') },
-        });
+        const result = await runKillAll('protected', { 'simian.test.run': containers.runId });
         expect(result.code).toBe(3);
         expect(result.stdout).toContain('matched no target');
         expect((await containerState(containers.ids[0] as string)).running).toBe(true);
       } finally {
         await containers.cleanup();
-        await workspace.cleanup();
       }
     });
 

@@ -2,9 +2,10 @@ import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, experimentYaml, startCli, tempWorkspace } from '../helpers/cli.js';
+import { experimentYaml, startCli, tempWorkspace } from '../helpers/cli.js';
 import { containerState, dockerAvailable, startWebContainers } from '../helpers/docker-fixtures.js';
 import { isProcessAlive } from '../helpers/leftovers.js';
+import { eventually } from '../helpers/wait.js';
 
 async function freePort(): Promise<number> {
   const server = createServer();

@@ -3,9 +3,26 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, experimentYaml, repoRoot, runCli, startCli, tempWorkspace } from '../helpers/cli.js';
-import { type DemoSystem, processState, startDemoSystem } from '../helpers/demo-system.js';
+import { experimentYaml, repoRoot, runCli, startCli, tempWorkspace } from '../helpers/cli.js';
+import { type DemoSystem, startDemoSystem } from '../helpers/demo-system.js';
 import { assertNoLeftovers } from '../helpers/leftovers.js';
+import { processState } from '../helpers/processes.js';
+import { eventually } from '../helpers/wait.js';
+
+/** Freezes every replica for far longer than the test waits: only a crash or a halt ends it. */
+function pauseAllFor2Minutes(name: string, app: string, probeUrl: string): string {
+  return experimentYaml({
+    name,
+    driver: 'process',
+    labels: { app },
+    mode: 'all',
+    fault: 'type: pause',
+    duration: '120s',
+    probeUrl,
+    before: '300ms',
+    successRate: 0,
+  });
+}
 
 describe('simian run with the process driver (the demo path)', () => {
   const systems: DemoSystem[] = [];
@@ -88,20 +105,7 @@ describe('simian run with the process driver (the demo path)', () => {
 
   it('a SIGKILLed simian run leaves a ledger that the next run reverts before doing anything', async () => {
     const { app, system, workspace, env, probeUrl } = await setup();
-    const file = await workspace.write(
-      'pause-long.yaml',
-      experimentYaml({
-        name: 'pause-long',
-        driver: 'process',
-        labels: { app },
-        mode: 'all',
-        fault: 'type: pause',
-        duration: '120s',
-        probeUrl,
-        before: '300ms',
-        successRate: 0,
-      }),
-    );
+    const file = await workspace.write('pause-long.yaml', pauseAllFor2Minutes('pause-long', app, probeUrl));
     const run = startCli(['run', file], env);
     const pids = system.replicas.map((replica) => replica.pid);
     expect(
@@ -148,20 +152,7 @@ describe('simian run with the process driver (the demo path)', () => {
 
   it('Ctrl-C halts the run: faults reverted at once, journal still written, exit code aborted', async () => {
     const { app, system, workspace, env, probeUrl } = await setup();
-    const file = await workspace.write(
-      'halt.yaml',
-      experimentYaml({
-        name: 'halt-me',
-        driver: 'process',
-        labels: { app },
-        mode: 'all',
-        fault: 'type: pause',
-        duration: '120s',
-        probeUrl,
-        before: '300ms',
-        successRate: 0,
-      }),
-    );
+    const file = await workspace.write('halt.yaml', pauseAllFor2Minutes('halt-me', app, probeUrl));
     const journalPath = join(workspace.dir, 'halt.json');
     const run = startCli(['run', file, '--journal', journalPath], env);
     const pids = system.replicas.map((replica) => replica.pid);

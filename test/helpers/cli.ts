@@ -86,19 +86,6 @@ export async function tempWorkspace(prefix: string): Promise<{
   };
 }
 
-/** Polls `check` every 100 ms until it returns true or `timeoutMs` passes. */
-export async function eventually(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return check();
-}
-
 /** An experiment file's text from parts, so tests state only what they vary. */
 export function experimentYaml(options: {
   name: string;

@@ -16,14 +16,3 @@ export async function startDemoSystem(options: {
   const mod = (await import(specifier)) as { startDemoSystem: (o: typeof options) => Promise<DemoSystem> };
   return mod.startDemoSystem(options);
 }
-
-/** The state letter of /proc/PID/stat (R, S, T for stopped, ...) or 'gone'. */
-export async function processState(pid: number): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? 'gone';
-  } catch {
-    return 'gone';
-  }
-}

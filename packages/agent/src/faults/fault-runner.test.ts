@@ -5,9 +5,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isSimianError, type Target, type WireFault } from '@simian/protocol';
+import type { Target, WireFault } from '@simian/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { spawnLabelledSleeper } from '../../../../test/helpers/labelled-process.js';
+import { processState, spawnLabelledSleeper } from '../../../../test/helpers/processes.js';
+import { errorOf, waitFor } from '../../../../test/helpers/wait.js';
+
 import type { AppliedFault, RevertOutcome, TargetDriver } from '../drivers/driver.js';
 import { readProcStat } from '../drivers/process/proc.js';
 import { ProcessDriver } from '../drivers/process/process-driver.js';
@@ -100,32 +102,8 @@ async function newRunner(
   return runner;
 }
 
-async function stateOf(pid: number): Promise<string | undefined> {
-  return (await readProcStat(pid))?.state;
-}
-
-/** Polls until `check` holds, at most `timeoutMs`. */
-async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  throw new Error(`condition not met within ${timeoutMs}ms`);
-}
-
 async function onDisk(): Promise<string[]> {
   return (await Ledger.open(ledgerPath)).entries().map((entry) => entry.faultId);
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isSimianError(error)) return { code: error.code, message: error.message };
-    throw error;
-  }
-  throw new Error('expected a SimianError');
 }
 
 describe('FaultRunner', () => {
@@ -145,7 +123,7 @@ describe('FaultRunner', () => {
     expect(applied.injectedAt).toBeGreaterThanOrEqual(before);
     expect(applied.leaseExpiresAt).toBe(applied.injectedAt + 300);
     expect(applied.detail).toBe(`SIGSTOP sent to pid ${pid}`);
-    await waitFor(async () => (await stateOf(pid)) === 'T');
+    await waitFor(async () => (await processState(pid)) === 'T');
     expect(await onDisk()).toEqual(['f1']);
     expect(runner.active()).toEqual([
       {
@@ -165,7 +143,7 @@ describe('FaultRunner', () => {
       outcome: 'reverted',
     });
     expect(events[0]?.revertedAt).toBeGreaterThanOrEqual(applied.leaseExpiresAt);
-    await waitFor(async () => (await stateOf(pid)) === 'S');
+    await waitFor(async () => (await processState(pid)) === 'S');
     expect(runner.active()).toEqual([]);
     expect(await onDisk()).toEqual([]);
     expect(runner.renew(['f1'], 1_000)).toEqual(['f1']);
@@ -181,13 +159,13 @@ describe('FaultRunner', () => {
       expect(runner.renew(['f1', 'unknown'], 200)).toEqual(['unknown']);
     }
     expect(events).toEqual([]);
-    expect(await stateOf(pid)).toBe('T');
+    expect(await processState(pid)).toBe('T');
 
     const reverted = await runner.revert('f1', 'requested');
     expect(reverted.outcome).toBe('reverted');
     expect(await runner.revert('f1', 'requested')).toEqual(reverted);
     expect((await runner.revert('never-applied', 'requested')).outcome).toBe('nothing-to-revert');
-    await waitFor(async () => (await stateOf(pid)) === 'S');
+    await waitFor(async () => (await processState(pid)) === 'S');
     await sleep(300);
     expect(events).toEqual([]);
   });
@@ -264,7 +242,7 @@ describe('FaultRunner', () => {
     ).toBe('SIMIAN_FAULT_UNSUPPORTED');
     expect(await onDisk()).toEqual([]);
     expect(runner.active()).toEqual([]);
-    expect(await stateOf(pid)).toBe('S');
+    expect(await processState(pid)).toBe('S');
   });
 
   it('undoes a fault whose apply failed half-way, and reports SIMIAN_INJECT_FAILED', async () => {
@@ -278,7 +256,7 @@ describe('FaultRunner', () => {
     expect(error.code).toBe('SIMIAN_INJECT_FAILED');
     expect(error.message).toContain('lost track after SIGSTOP');
     expect(driver.reverts).toBe(1);
-    await waitFor(async () => (await stateOf(pid)) === 'S');
+    await waitFor(async () => (await processState(pid)) === 'S');
     expect(await onDisk()).toEqual([]);
     expect(runner.active()).toEqual([]);
   });
@@ -300,7 +278,7 @@ describe('FaultRunner', () => {
     await waitFor(() => events.length === 1);
     expect(events[0]).toMatchObject({ faultId: 'f1', reason: 'requested', outcome: 'reverted' });
     expect(driver.reverts).toBe(3);
-    await waitFor(async () => (await stateOf(pid)) === 'S');
+    await waitFor(async () => (await processState(pid)) === 'S');
     expect(await onDisk()).toEqual([]);
   });
 
@@ -318,7 +296,7 @@ describe('FaultRunner', () => {
       recordedAt: now,
     });
     process.kill(pid, 'SIGSTOP');
-    await waitFor(async () => (await stateOf(pid)) === 'T');
+    await waitFor(async () => (await processState(pid)) === 'T');
 
     const runner = await newRunner({ recover: false });
     await expect(
@@ -329,7 +307,7 @@ describe('FaultRunner', () => {
     expect(recovered).toEqual([
       expect.objectContaining({ faultId: 'f1', runId: 'r1', reason: 'ledger-recovery', outcome: 'reverted' }),
     ]);
-    await waitFor(async () => (await stateOf(pid)) === 'S');
+    await waitFor(async () => (await processState(pid)) === 'S');
     expect(await onDisk()).toEqual([]);
     // The same faultId is not applied again after recovery.
     const again = await runner.apply({
@@ -340,7 +318,7 @@ describe('FaultRunner', () => {
       leaseMs: 1_000,
     });
     expect(again.injectedAt).toBe(now);
-    expect(await stateOf(pid)).toBe('S');
+    expect(await processState(pid)).toBe('S');
   });
 
   it('reverts everything it holds on shutdown', async () => {
@@ -366,7 +344,7 @@ describe('FaultRunner', () => {
       ['a', 'agent-shutdown', 'reverted'],
       ['b', 'agent-shutdown', 'reverted'],
     ]);
-    await waitFor(async () => (await stateOf(a.pid)) === 'S' && (await stateOf(b.pid)) === 'S');
+    await waitFor(async () => (await processState(a.pid)) === 'S' && (await processState(b.pid)) === 'S');
     expect(await onDisk()).toEqual([]);
 
     const targets = await runner.listTargets('process', { labels: { 'simian.test/run': run } }, 'agent-1');

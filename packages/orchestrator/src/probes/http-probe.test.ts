@@ -1,6 +1,6 @@
-import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { RequestListener, Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { serveHttp } from '../../../../test/helpers/http-server.js';
 import { probeSchema } from '../experiments/schema.js';
 import { type HttpProbeSpec, runHttpProbe } from './http-probe.js';
 
@@ -18,11 +18,8 @@ afterEach(async () => {
   );
 });
 
-async function serve(handler: RequestListener): Promise<string> {
-  const server = createServer(handler);
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+function serve(handler: RequestListener): Promise<string> {
+  return serveHttp(handler, servers);
 }
 
 function httpSpec(http: Record<string, unknown>): HttpProbeSpec {

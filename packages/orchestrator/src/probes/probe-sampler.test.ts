@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
-import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { RequestListener, Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { serveHttp } from '../../../../test/helpers/http-server.js';
 import { type Probe, probeSchema } from '../experiments/schema.js';
 import type { ProbeSample } from './probe-sample.js';
 import { ProbeSampler } from './probe-sampler.js';
@@ -32,11 +32,8 @@ afterEach(async () => {
   }
 });
 
-async function serve(handler: RequestListener): Promise<string> {
-  const server = createServer(handler);
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+function serve(handler: RequestListener): Promise<string> {
+  return serveHttp(handler, servers);
 }
 
 function probe(input: Record<string, unknown>): Probe {

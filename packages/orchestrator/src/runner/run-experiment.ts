@@ -93,6 +93,7 @@ class ExperimentRun {
   /** When this orchestrator learned each fault was reverted (its own clock). */
   private readonly revertSeenAt = new Map<string, number>();
   private renewal: NodeJS.Timeout | undefined;
+  private timeToRecoverMs: number | null = null;
 
   constructor(
     private readonly hub: Hub,
@@ -462,8 +463,6 @@ class ExperimentRun {
       `steady state did not come back within ${this.experiment.spec.steadyState.after} of the fault ending`,
     );
   }
-
-  private timeToRecoverMs: number | null = null;
 
   private onSample(sample: ProbeSample): void {
     // Only while the fault is held: a slow attempt that started during the fault may finish

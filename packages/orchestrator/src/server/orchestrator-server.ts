@@ -218,13 +218,12 @@ export class OrchestratorServer {
         response.end();
       }
     })();
-    const key = runId;
-    this.runs.set(key, controller);
+    this.runs.set(runId, controller);
     this.running.add(work);
     try {
       await work;
     } finally {
-      this.runs.delete(key);
+      this.runs.delete(runId);
       this.running.delete(work);
     }
   }

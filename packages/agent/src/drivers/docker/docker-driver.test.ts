@@ -5,10 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { isSimianError, type Target } from '@simian/protocol';
+import type { Target } from '@simian/protocol';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { errorOf, waitFor } from '../../../../../test/helpers/wait.js';
 import { DockerDriver } from './docker-driver.js';
+
+/** Docker restarts and exits take longer than a process signal. */
+const DOCKER_WAIT_MS = 15_000;
 
 const IMAGE = 'simian-test/busybox:1';
 const run = randomUUID();
@@ -68,26 +72,6 @@ function targetFor(container: Docker.Container, name: string, labels: Record<str
 async function state(container: Docker.Container) {
   const info = await container.inspect();
   return { ...info.State, RestartCount: info.RestartCount };
-}
-
-/** Polls until `check` holds, at most `timeoutMs`. */
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  throw new Error(`condition not met within ${timeoutMs}ms`);
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isSimianError(error)) return { code: error.code, message: error.message };
-    throw error;
-  }
-  throw new Error('expected a SimianError');
 }
 
 let plain: Docker.Container;
@@ -178,10 +162,14 @@ describe.skipIf(!dockerAvailable)('DockerDriver', () => {
     const pid = (await state(restartable)).Pid;
     const applied = await driver.apply(target, { type: 'kill', signal: 'SIGKILL' });
     expect(applied.detail).toContain(`from the host to pid ${pid}`);
-    await waitFor(async () => {
-      const now = await state(restartable);
-      return now.RestartCount >= 1 && now.Running && !now.Restarting && now.Pid !== pid;
-    });
+    await waitFor(
+      async () => {
+        const now = await state(restartable);
+        return now.RestartCount >= 1 && now.Running && !now.Restarting && now.Pid !== pid;
+      },
+      DOCKER_WAIT_MS,
+      50,
+    );
   });
 
   it('thaws a paused container after a host SIGKILL, which only acts on a running process', async () => {
@@ -190,16 +178,20 @@ describe.skipIf(!dockerAvailable)('DockerDriver', () => {
     await restartable.pause();
     const applied = await driver.apply(target, { type: 'kill', signal: 'SIGKILL' });
     expect(applied.detail).toContain('unpaused it');
-    await waitFor(async () => {
-      const now = await state(restartable);
-      return now.RestartCount > before.RestartCount && now.Running && !now.Restarting && !now.Paused;
-    });
+    await waitFor(
+      async () => {
+        const now = await state(restartable);
+        return now.RestartCount > before.RestartCount && now.Running && !now.Restarting && !now.Paused;
+      },
+      DOCKER_WAIT_MS,
+      50,
+    );
   });
 
   it('kills a container without a restart policy for good (exit 137)', async () => {
     const target = targetFor(plain, 'plain');
     await driver.apply(target, { type: 'kill', signal: 'SIGKILL' });
-    await waitFor(async () => !(await state(plain)).Running);
+    await waitFor(async () => !(await state(plain)).Running, DOCKER_WAIT_MS, 50);
     await sleep(500);
     const after = await state(plain);
     expect({ running: after.Running, exitCode: after.ExitCode, restarts: after.RestartCount }).toEqual({

@@ -4,7 +4,9 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isSimianError, type Target } from '@simian/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawnLabelledSleeper } from '../../../../../test/helpers/labelled-process.js';
+import { processState, spawnLabelledSleeper } from '../../../../../test/helpers/processes.js';
+import { waitFor } from '../../../../../test/helpers/wait.js';
+
 import { parseLabels, parseProcStat, readProcStat } from './proc.js';
 import { ProcessDriver } from './process-driver.js';
 
@@ -25,20 +27,6 @@ async function targetOf(pid: number): Promise<Target> {
   const target = targets.find((t) => t.id.startsWith(`${pid}:`));
   if (!target) throw new Error(`pid ${pid} not listed`);
   return target;
-}
-
-async function stateOf(pid: number): Promise<string | undefined> {
-  return (await readProcStat(pid))?.state;
-}
-
-/** Polls until `check` holds, at most `timeoutMs`. */
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  throw new Error(`condition not met within ${timeoutMs}ms`);
 }
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
@@ -125,13 +113,13 @@ describe('ProcessDriver', () => {
 
     const applied = await driver.apply(target, { type: 'pause' });
     expect(applied.detail).toBe(`SIGSTOP sent to pid ${child.pid}`);
-    await waitFor(async () => (await stateOf(child.pid)) === 'T');
+    await waitFor(async () => (await processState(child.pid)) === 'T');
 
     expect(await driver.revert(target, { type: 'pause' })).toEqual({
       outcome: 'reverted',
       detail: `SIGCONT sent to pid ${child.pid}`,
     });
-    await waitFor(async () => (await stateOf(child.pid)) === 'S');
+    await waitFor(async () => (await processState(child.pid)) === 'S');
     expect((await driver.revert(target, { type: 'pause' })).outcome).toBe('nothing-to-revert');
   });
 
@@ -139,12 +127,12 @@ describe('ProcessDriver', () => {
     const child = await startChild({ role: 'stopped-by-someone' });
     const target = await targetOf(child.pid);
     process.kill(child.pid, 'SIGSTOP');
-    await waitFor(async () => (await stateOf(child.pid)) === 'T');
+    await waitFor(async () => (await processState(child.pid)) === 'T');
     await expect(driver.apply(target, { type: 'pause' })).rejects.toMatchObject({
       code: 'SIMIAN_INJECT_FAILED',
       message: `process ${target.id} (${target.name}) is already stopped`,
     });
-    expect(await stateOf(child.pid)).toBe('T');
+    expect(await processState(child.pid)).toBe('T');
     process.kill(child.pid, 'SIGCONT');
   });
 
@@ -179,9 +167,9 @@ describe('ProcessDriver', () => {
 
     // A paused process must not be resumed by a revert meant for another one.
     process.kill(child.pid, 'SIGSTOP');
-    await waitFor(async () => (await stateOf(child.pid)) === 'T');
+    await waitFor(async () => (await processState(child.pid)) === 'T');
     expect((await driver.revert(impostor, { type: 'pause' })).outcome).toBe('target-gone');
-    expect(await stateOf(child.pid)).toBe('T');
+    expect(await processState(child.pid)).toBe('T');
     expect(child.exitCode).toBeNull();
   });
 
@@ -201,7 +189,7 @@ describe('ProcessDriver', () => {
     );
     expect(await codeOf(driver.apply(target, { type: 'noop' }))).toBe('SIMIAN_TARGET_PROTECTED');
     await sleep(50);
-    expect(await stateOf(child.pid)).toBe('S');
+    expect(await processState(child.pid)).toBe('S');
   });
 
   it('rejects faults the process driver cannot apply, and treats noop as nothing', async () => {

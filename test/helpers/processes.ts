@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 
 /**
  * A `sleep` carrying labels in SIMIAN_LABELS, the way the process driver finds targets. The
@@ -22,4 +23,14 @@ export async function spawnLabelledSleeper(
   await once(child, 'spawn');
   if (child.pid === undefined) throw new Error('sleeper has no pid');
   return child as ChildProcess & { pid: number };
+}
+
+/** The state letter of /proc/PID/stat (R, S, T for stopped, ...) or 'gone'. */
+export async function processState(pid: number): Promise<string> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? 'gone';
+  } catch {
+    return 'gone';
+  }
 }
