@@ -11,10 +11,15 @@ export const errorCodes = {
   SIMIAN_ORCHESTRATOR_UNREACHABLE: 'The orchestrator URL could not be reached.',
   SIMIAN_NO_AGENTS: 'No connected agent offers the driver the experiment needs.',
   SIMIAN_NO_TARGETS: 'The selector matched no target (after protected targets were left out).',
+  SIMIAN_PARTITION_NO_ADDRESSES:
+    'Targets on the other side of a partition report no IPv4 address, so traffic to them cannot be cut off.',
+  SIMIAN_PARTITION_OVERLAP: 'A target would be on both sides of a partition.',
   SIMIAN_TARGET_NOT_FOUND: 'A target chosen for a fault no longer exists on its agent.',
   SIMIAN_TARGET_PROTECTED: 'A fault was refused because the target carries simian.dev/protected=true.',
   SIMIAN_FAULT_UNSUPPORTED: 'The driver cannot apply this fault type.',
   SIMIAN_INJECT_FAILED: 'The agent could not apply a fault; nothing of it stays applied.',
+  SIMIAN_FAULT_NOT_IN_EFFECT:
+    'A fault was applied but the check that it took effect failed; it was undone and the run fails.',
   SIMIAN_REVERT_FAILED: 'The agent could not revert a fault; it stays in the ledger and is retried.',
   SIMIAN_AGENT_TIMEOUT: 'An agent did not answer a request in time.',
   SIMIAN_AGENT_LOST: 'An agent disconnected while it held work for a run.',

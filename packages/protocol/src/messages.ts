@@ -31,7 +31,8 @@ export const agentIdentitySchema = z.strictObject({
 });
 export type AgentIdentity = z.infer<typeof agentIdentitySchema>;
 
-export const capabilitySchema = z.enum(['process', 'docker']);
+/** Drivers, and the network mechanisms the agent's host offers. */
+export const capabilitySchema = z.enum(['process', 'docker', 'nftables', 'netem']);
 export type Capability = z.infer<typeof capabilitySchema>;
 
 // Agent -> orchestrator.
@@ -55,6 +56,11 @@ export const injectedMessageSchema = z.strictObject({
   leaseExpiresAt: z.number(),
   /** How the fault was applied, for the journal (e.g. "host signal to pid 123"). */
   detail: z.string().optional(),
+  /**
+   * For network faults: the mechanism used, e.g. "proxy+nftables (sch_netem is not in this
+   * kernel)", so the journal says how the fault was made.
+   */
+  mechanism: z.string().optional(),
 });
 export const revertOutcomeSchema = z.enum(['reverted', 'nothing-to-revert', 'target-gone']);
 export const revertReasonSchema = z.enum(['requested', 'lease-expired', 'agent-shutdown', 'ledger-recovery']);

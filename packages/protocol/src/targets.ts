@@ -32,6 +32,8 @@ export const targetSchema = z.strictObject({
   zone: z.string().optional(),
   /** The agent that owns the target. */
   agent: z.string().min(1),
+  /** IPv4 addresses other targets reach it on (containers); used to resolve partitions. */
+  addresses: z.array(z.ipv4()).optional(),
 });
 export type Target = z.infer<typeof targetSchema>;
 
@@ -51,6 +53,27 @@ export function matchesSelector(target: Target, selector: Selector): boolean {
  * and validation uses it, so an experiment never asks a driver for something it cannot do.
  */
 export const driverFaults = {
-  process: ['kill', 'pause'],
-  docker: ['kill', 'stop', 'pause', 'restart'],
+  process: ['kill', 'pause', 'latency', 'loss', 'bandwidth', 'reset', 'timeout', 'zone-outage'],
+  docker: [
+    'kill',
+    'stop',
+    'pause',
+    'restart',
+    'latency',
+    'loss',
+    'bandwidth',
+    'reset',
+    'timeout',
+    'partition',
+    'zone-outage',
+  ],
+} as const satisfies Record<DriverName, readonly string[]>;
+
+/**
+ * Zone-outage modes per driver. Processes share the host's network and cannot be restarted by
+ * simian, so a zone of processes can only be frozen.
+ */
+export const driverZoneOutageModes = {
+  process: ['pause'],
+  docker: ['stop', 'pause', 'isolate'],
 } as const satisfies Record<DriverName, readonly string[]>;

@@ -12,6 +12,18 @@ import {
 /** What a driver did to apply a fault, for the journal (e.g. "SIGKILL sent to pid 123 from the host"). */
 export interface AppliedFault {
   detail: string;
+  /** For network faults: how the fault was made (e.g. "proxy+nftables"), for the journal. */
+  mechanism?: string;
+}
+
+/**
+ * What a driver knows of a fault besides (target, fault): its id, which names everything the fault
+ * creates (an nft table, a proxy process), so a revert after a crash finds them from the ledger.
+ */
+export interface FaultContext {
+  faultId: string;
+  /** The lease: faults the kernel can end by itself are given this (plus a margin) to live. */
+  leaseMs: number;
 }
 
 /** How a revert ended. Reverting twice, or after a crash without knowing whether apply ran, is safe. */
@@ -30,8 +42,10 @@ export interface TargetDriver {
   /** Targets matching the selector, protected ones left out. */
   list(selector: Selector, agentName: string, agentZone?: string): Promise<Target[]>;
   /** Re-reads the target's current labels and refuses protected targets (SIMIAN_TARGET_PROTECTED). */
-  apply(target: Target, fault: WireFault): Promise<AppliedFault>;
-  revert(target: Target, fault: WireFault): Promise<RevertOutcome>;
+  apply(target: Target, fault: WireFault, context: FaultContext): Promise<AppliedFault>;
+  revert(target: Target, fault: WireFault, context: Pick<FaultContext, 'faultId'>): Promise<RevertOutcome>;
+  /** Extends what the kernel or a helper process enforces on its own (timeouts) to the new lease. */
+  renew(target: Target, fault: WireFault, context: FaultContext): Promise<void>;
   /** Whether the driver can work on this host right now (e.g. the Docker Engine answers). */
   available(): Promise<boolean>;
 }
@@ -44,8 +58,10 @@ export type FaultOf<T extends WireFaultType> = Extract<WireFault, { type: T }>;
  * target may be gone or replaced by then.
  */
 export interface FaultExecutor<A, R, T extends WireFaultType> {
-  apply(target: A, fault: FaultOf<T>): Promise<AppliedFault>;
-  revert(target: R, fault: FaultOf<T>): Promise<RevertOutcome>;
+  apply(target: A, fault: FaultOf<T>, context: FaultContext): Promise<AppliedFault>;
+  revert(target: R, fault: FaultOf<T>, context: Pick<FaultContext, 'faultId'>): Promise<RevertOutcome>;
+  /** Only for faults with their own timeouts (network faults); the others live by the lease alone. */
+  renew?(target: R, fault: FaultOf<T>, context: FaultContext): Promise<void>;
 }
 
 /**

@@ -4,6 +4,7 @@ import {
   type DriverName,
   instantaneousFaults,
   type MessageOf,
+  networkFaults,
   type Selector,
   SimianError,
   type Target,
@@ -37,6 +38,7 @@ export interface ApplyResult {
   injectedAt: number;
   leaseExpiresAt: number;
   detail: string;
+  mechanism?: string;
 }
 
 export interface RevertResult {
@@ -185,8 +187,25 @@ export class FaultRunner {
       held.entry = { ...held.entry, leaseExpiresAt };
       held.applied = { ...held.applied, leaseExpiresAt };
       this.#schedule(held, leaseMs, 'lease-expired');
+      this.#renewTimeouts(held, leaseMs);
     }
     return unknown;
+  }
+
+  /**
+   * Moves the timeouts the kernel or a fault proxy keep by themselves, off the reply path. Failing
+   * is safe: the fault then ends at the old timeout, early rather than late.
+   */
+  #renewTimeouts(held: HeldFault, leaseMs: number): void {
+    const { faultId, runId, target, fault } = held.entry;
+    const driver = this.#drivers.get(target.driver);
+    if (!driver || !networkFaults.has(fault.type)) return;
+    driver.renew(target, fault, { faultId, leaseMs }).catch((error: unknown) => {
+      this.#logger?.warn(
+        { faultId, runId, err: messageOf(error) },
+        'cannot extend the timeouts of a network fault; it ends at the old ones',
+      );
+    });
   }
 
   /** Reverts every held fault (after letting applies in flight finish); returns the successful reverts. */
@@ -247,12 +266,17 @@ export class FaultRunner {
     }
     let applied: AppliedFault;
     try {
-      applied = await driver.apply(target, fault);
+      applied = await driver.apply(target, fault, { faultId, leaseMs });
     } catch (error) {
       throw await this.#undoFailedApply(entry, driver, error);
     }
     const injectedAt = Date.now();
-    const result: ApplyResult = { injectedAt, leaseExpiresAt: injectedAt + leaseMs, detail: applied.detail };
+    const result: ApplyResult = {
+      injectedAt,
+      leaseExpiresAt: injectedAt + leaseMs,
+      detail: applied.detail,
+      ...(applied.mechanism === undefined ? {} : { mechanism: applied.mechanism }),
+    };
     const held: HeldFault = {
       entry: { ...entry, leaseExpiresAt: result.leaseExpiresAt },
       applied: result,
@@ -306,7 +330,7 @@ export class FaultRunner {
     const { faultId, runId, target, fault } = entry;
     if (!(error instanceof FaultRefusedError)) {
       try {
-        await driver.revert(target, fault);
+        await driver.revert(target, fault, { faultId });
       } catch (revertError) {
         const held: HeldFault = {
           entry,
@@ -360,7 +384,7 @@ export class FaultRunner {
       }
       let outcome: RevertOutcome;
       try {
-        outcome = await driver.revert(target, fault);
+        outcome = await driver.revert(target, fault, { faultId });
       } catch (error) {
         throw new SimianError(
           'SIMIAN_REVERT_FAILED',

@@ -6,14 +6,24 @@ import {
   isProtected,
   matchesSelector,
   type Selector,
+  SimianError,
   type Target,
   type WireFault,
 } from '@simian/protocol';
 import Docker from 'dockerode';
 import {
+  applyNetworkFault,
+  type NetworkFault,
+  type NetworkSite,
+  renewNetworkFault,
+  revertNetworkFault,
+} from '../../network/network-faults.js';
+import {
   type AppliedFault,
   type ExecutorRegistry,
   executorFor,
+  type FaultContext,
+  type FaultExecutor,
   FaultRefusedError,
   hasErrorCode,
   noopExecutor,
@@ -53,6 +63,115 @@ function pidBelongsTo(pid: number, containerId: string): boolean {
     return false;
   }
 }
+
+/** Starts a container we stopped. Idempotent: a running container is left alone. */
+async function startAgain(ref: ContainerRef): Promise<RevertOutcome> {
+  const info = await inspectForRevert(ref);
+  if (!info) return gone(ref);
+  if (info.State.Running) return { outcome: 'nothing-to-revert', detail: `${ref.what} is running` };
+  try {
+    await ref.container.start();
+  } catch (error) {
+    if (statusCodeOf(error) === 304)
+      return { outcome: 'nothing-to-revert', detail: `${ref.what} is running` };
+    if (statusCodeOf(error) === 404) return gone(ref);
+    throw toDockerError(error, {
+      docker: ref.docker,
+      action: `start ${ref.what}`,
+      code: 'SIMIAN_REVERT_FAILED',
+    });
+  }
+  return { outcome: 'reverted', detail: `started ${ref.what}` };
+}
+
+function pauseExecutor<T extends 'pause' | 'zone-outage'>(): FaultExecutor<LiveContainer, ContainerRef, T> {
+  return {
+    async apply(live) {
+      if (live.info.State.Paused) {
+        // Someone else paused it: pausing again would fail, and our revert would undo their pause.
+        throw new FaultRefusedError('SIMIAN_INJECT_FAILED', `${live.what} is already paused`);
+      }
+      await call(live, `pause ${live.what}`, 'SIMIAN_INJECT_FAILED', () => live.container.pause());
+      return { detail: `paused ${live.what}` };
+    },
+    async revert(ref) {
+      const info = await inspectForRevert(ref);
+      if (!info) return gone(ref);
+      if (!info.State.Paused) return { outcome: 'nothing-to-revert', detail: `${ref.what} is not paused` };
+      try {
+        await ref.container.unpause();
+      } catch (error) {
+        if (statusCodeOf(error) === 404) return gone(ref);
+        throw toDockerError(error, {
+          docker: ref.docker,
+          action: `unpause ${ref.what}`,
+          code: 'SIMIAN_REVERT_FAILED',
+        });
+      }
+      return { outcome: 'reverted', detail: `unpaused ${ref.what}` };
+    },
+  };
+}
+
+/** The container's IPv4 addresses on its networks. */
+function addressesOf(networks: Record<string, { IPAddress?: string }> | undefined): string[] {
+  return Object.values(networks ?? {})
+    .map((network) => network.IPAddress ?? '')
+    .filter((address) => address !== '');
+}
+
+/**
+ * Where the container's network is. Entering it by the Engine's pid is only safe when that pid
+ * sits in the container's cgroup, i.e. the agent shares the host's pid namespace.
+ */
+function siteOf(
+  ref: ContainerRef,
+  info: Docker.ContainerInspectInfo,
+  failure: 'apply' | 'revert',
+): NetworkSite {
+  const pid = info.State.Pid;
+  const address = addressesOf(info.NetworkSettings.Networks)[0];
+  if (!Number.isInteger(pid) || pid <= 0 || !pidBelongsTo(pid, info.Id)) {
+    const message = `cannot enter the network namespace of ${ref.what}: its main process (pid ${pid}) is not visible from the agent`;
+    const hint =
+      "network faults need the agent on the container's host, sharing its pid namespace (--pid=host)";
+    throw failure === 'apply'
+      ? new FaultRefusedError('SIMIAN_FAULT_UNSUPPORTED', message, { hint })
+      : new SimianError('SIMIAN_REVERT_FAILED', message, { hint });
+  }
+  if (address === undefined) {
+    throw new FaultRefusedError(
+      'SIMIAN_FAULT_UNSUPPORTED',
+      `${ref.what} has no IPv4 address (network mode ${info.HostConfig.NetworkMode})`,
+    );
+  }
+  return { ns: { pid, what: ref.what }, localAddress: address, reachableAddress: address, shared: false };
+}
+
+/** Network faults act in the container's namespace; a container that stopped took its rules along. */
+function networkExecutor<T extends NetworkFault['type']>(): FaultExecutor<LiveContainer, ContainerRef, T> {
+  return {
+    apply: (live, fault, context) => applyNetworkFault(siteOf(live, live.info, 'apply'), fault, context),
+    revert: (ref, _fault, context) => revertInNamespace(ref, context),
+    renew: (_ref, _fault, context) => renewNetworkFault(context),
+  };
+}
+
+async function revertInNamespace(
+  ref: ContainerRef,
+  context: Pick<FaultContext, 'faultId'>,
+): Promise<RevertOutcome> {
+  const info = await inspectForRevert(ref);
+  const running = info?.State.Running === true && info.State.Pid > 0;
+  const site = info && running ? siteOf(ref, info, 'revert') : undefined;
+  return revertNetworkFault(
+    site,
+    info ? `${ref.what} is not running` : `${ref.what} no longer exists`,
+    context,
+  );
+}
+
+const zonePause = pauseExecutor<'zone-outage'>();
 
 const executors = {
   kill: {
@@ -112,51 +231,9 @@ const executors = {
       await call(live, `stop ${live.what}`, 'SIMIAN_INJECT_FAILED', () => live.container.stop({ t }));
       return { detail: `stopped ${live.what} (grace period ${t}s)` };
     },
-    async revert(ref) {
-      const info = await inspectForRevert(ref);
-      if (!info) return gone(ref);
-      if (info.State.Running) return { outcome: 'nothing-to-revert', detail: `${ref.what} is running` };
-      try {
-        await ref.container.start();
-      } catch (error) {
-        if (statusCodeOf(error) === 304)
-          return { outcome: 'nothing-to-revert', detail: `${ref.what} is running` };
-        if (statusCodeOf(error) === 404) return gone(ref);
-        throw toDockerError(error, {
-          docker: ref.docker,
-          action: `start ${ref.what}`,
-          code: 'SIMIAN_REVERT_FAILED',
-        });
-      }
-      return { outcome: 'reverted', detail: `started ${ref.what}` };
-    },
+    revert: startAgain,
   },
-  pause: {
-    async apply(live) {
-      if (live.info.State.Paused) {
-        // Someone else paused it: pausing again would fail, and our revert would undo their pause.
-        throw new FaultRefusedError('SIMIAN_INJECT_FAILED', `${live.what} is already paused`);
-      }
-      await call(live, `pause ${live.what}`, 'SIMIAN_INJECT_FAILED', () => live.container.pause());
-      return { detail: `paused ${live.what}` };
-    },
-    async revert(ref) {
-      const info = await inspectForRevert(ref);
-      if (!info) return gone(ref);
-      if (!info.State.Paused) return { outcome: 'nothing-to-revert', detail: `${ref.what} is not paused` };
-      try {
-        await ref.container.unpause();
-      } catch (error) {
-        if (statusCodeOf(error) === 404) return gone(ref);
-        throw toDockerError(error, {
-          docker: ref.docker,
-          action: `unpause ${ref.what}`,
-          code: 'SIMIAN_REVERT_FAILED',
-        });
-      }
-      return { outcome: 'reverted', detail: `unpaused ${ref.what}` };
-    },
-  },
+  pause: pauseExecutor(),
   restart: {
     async apply(live, fault) {
       const t = timeoutSeconds(fault.timeout);
@@ -165,6 +242,48 @@ const executors = {
     },
     async revert() {
       return { outcome: 'nothing-to-revert' };
+    },
+  },
+  latency: networkExecutor(),
+  loss: networkExecutor(),
+  bandwidth: networkExecutor(),
+  reset: networkExecutor(),
+  timeout: networkExecutor(),
+  partition: networkExecutor(),
+  'zone-outage': {
+    async apply(live, fault, context) {
+      switch (fault.mode) {
+        case 'stop':
+          // A power cut: no grace period. The Engine then sees a stop on purpose, so no restart
+          // policy brings the container back before the revert does.
+          await call(live, `stop ${live.what}`, 'SIMIAN_INJECT_FAILED', () => live.container.stop({ t: 0 }));
+          return { detail: `zone ${fault.zone} lost: stopped ${live.what} at once` };
+        case 'pause': {
+          const applied = await zonePause.apply(live, fault, context);
+          return { detail: `zone ${fault.zone} lost: ${applied.detail}` };
+        }
+        case 'isolate': {
+          const applied = await applyNetworkFault(
+            siteOf(live, live.info, 'apply'),
+            { type: 'isolate' },
+            context,
+          );
+          return { ...applied, detail: `zone ${fault.zone} lost: ${applied.detail}` };
+        }
+      }
+    },
+    async revert(ref, fault, context) {
+      switch (fault.mode) {
+        case 'stop':
+          return startAgain(ref);
+        case 'pause':
+          return zonePause.revert(ref, fault, context);
+        case 'isolate':
+          return revertInNamespace(ref, context);
+      }
+    },
+    async renew(_ref, fault, context) {
+      if (fault.mode === 'isolate') await renewNetworkFault(context);
     },
   },
   noop: noopExecutor(),
@@ -200,6 +319,7 @@ export class DockerDriver implements TargetDriver {
       const labels = container.Labels ?? {};
       if (isProtected(labels)) continue;
       const zone = targetZone(labels, agentZone);
+      const addresses = addressesOf(container.NetworkSettings?.Networks);
       const target: Target = {
         driver: 'docker',
         id: container.Id,
@@ -207,13 +327,14 @@ export class DockerDriver implements TargetDriver {
         labels,
         ...(zone === undefined ? {} : { zone }),
         agent: agentName,
+        ...(addresses.length > 0 ? { addresses } : {}),
       };
       if (matchesSelector(target, selector)) targets.push(target);
     }
     return targets.sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  async apply(target: Target, fault: WireFault): Promise<AppliedFault> {
+  async apply(target: Target, fault: WireFault, context: FaultContext): Promise<AppliedFault> {
     const executor = executorFor(executors, this.name, fault);
     const ref = this.#ref(target);
     let info: Docker.ContainerInspectInfo;
@@ -235,12 +356,20 @@ export class DockerDriver implements TargetDriver {
         `${ref.what} is not running (${info.State.Status})`,
       );
     }
-    return executor.apply({ ...ref, info }, fault);
+    return executor.apply({ ...ref, info }, fault, context);
   }
 
-  async revert(target: Target, fault: WireFault): Promise<RevertOutcome> {
+  async revert(
+    target: Target,
+    fault: WireFault,
+    context: Pick<FaultContext, 'faultId'>,
+  ): Promise<RevertOutcome> {
     const executor = executorFor(executors, this.name, fault);
-    return executor.revert(this.#ref(target), fault);
+    return executor.revert(this.#ref(target), fault, context);
+  }
+
+  async renew(target: Target, fault: WireFault, context: FaultContext): Promise<void> {
+    await executorFor(executors, this.name, fault).renew?.(this.#ref(target), fault, context);
   }
 
   async available(): Promise<boolean> {

@@ -8,9 +8,19 @@ import {
   type WireFault,
 } from '@simian/protocol';
 import {
+  applyNetworkFault,
+  isNetworkFault,
+  type NetworkFault,
+  type NetworkSite,
+  renewNetworkFault,
+  revertNetworkFault,
+} from '../../network/network-faults.js';
+import {
   type AppliedFault,
   type ExecutorRegistry,
   executorFor,
+  type FaultContext,
+  type FaultExecutor,
   FaultRefusedError,
   hasErrorCode,
   noopExecutor,
@@ -45,6 +55,52 @@ interface LiveProcess extends ProcessRef {
 
 const LIST_BATCH = 64;
 
+const pause: FaultExecutor<LiveProcess, ProcessRef, 'pause'> = {
+  async apply(proc) {
+    // Someone else stopped it (job control, a debugger, another run): our revert would resume it
+    // behind their back, so refuse rather than share the stop.
+    if (proc.stat.state === 'T' || proc.stat.state === 't') {
+      throw new FaultRefusedError(
+        'SIMIAN_INJECT_FAILED',
+        `process ${proc.target.id} (${proc.target.name}) is already stopped`,
+      );
+    }
+    sendSignal(proc, 'SIGSTOP');
+    // SIGSTOP lands when the kernel next schedules the process; wait (bounded) until it shows
+    // as stopped, so the fault is in effect when we say so.
+    const stopped = await waitForStopped(proc.pid, STOP_CONFIRM_MS);
+    return {
+      detail: `SIGSTOP sent to pid ${proc.pid}${stopped ? '' : ` (not shown as stopped within ${STOP_CONFIRM_MS}ms)`}`,
+    };
+  },
+  async revert(ref) {
+    const stat = await readProcStat(ref.pid);
+    if (!isSameProcess(ref, stat)) {
+      return { outcome: 'target-gone', detail: `process ${ref.target.id} no longer exists` };
+    }
+    // SIGCONT is sent even when the process does not look stopped yet: SIGSTOP takes effect
+    // asynchronously, so a revert right after apply may observe the process still running.
+    const wasStopped = stat.state === 'T';
+    try {
+      process.kill(ref.pid, 'SIGCONT');
+    } catch (error) {
+      if (hasErrorCode(error, 'ESRCH')) {
+        return { outcome: 'target-gone', detail: `process ${ref.target.id} no longer exists` };
+      }
+      throw new SimianError(
+        'SIMIAN_REVERT_FAILED',
+        `could not send SIGCONT to pid ${ref.pid}: ${message(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    return wasStopped
+      ? { outcome: 'reverted', detail: `SIGCONT sent to pid ${ref.pid}` }
+      : { outcome: 'nothing-to-revert', detail: `pid ${ref.pid} was not stopped; SIGCONT sent anyway` };
+  },
+};
+
 const executors = {
   kill: {
     async apply(proc, fault) {
@@ -55,53 +111,48 @@ const executors = {
       return { outcome: 'nothing-to-revert' };
     },
   },
-  pause: {
-    async apply(proc) {
-      // Someone else stopped it (job control, a debugger, another run): our revert would resume it
-      // behind their back, so refuse rather than share the stop.
-      if (proc.stat.state === 'T' || proc.stat.state === 't') {
+  pause,
+  latency: hostNetworkExecutor(),
+  loss: hostNetworkExecutor(),
+  bandwidth: hostNetworkExecutor(),
+  reset: hostNetworkExecutor(),
+  timeout: hostNetworkExecutor(),
+  'zone-outage': {
+    async apply(proc, fault, context) {
+      if (fault.mode !== 'pause') {
         throw new FaultRefusedError(
-          'SIMIAN_INJECT_FAILED',
-          `process ${proc.target.id} (${proc.target.name}) is already stopped`,
+          'SIMIAN_FAULT_UNSUPPORTED',
+          `the process driver cannot make a zone outage with mode ${fault.mode}; it can only pause a zone`,
         );
       }
-      sendSignal(proc, 'SIGSTOP');
-      // SIGSTOP lands when the kernel next schedules the process; wait (bounded) until it shows
-      // as stopped, so the fault is in effect when we say so.
-      const stopped = await waitForStopped(proc.pid, STOP_CONFIRM_MS);
-      return {
-        detail: `SIGSTOP sent to pid ${proc.pid}${stopped ? '' : ` (not shown as stopped within ${STOP_CONFIRM_MS}ms)`}`,
-      };
+      const applied = await pause.apply(proc, { type: 'pause' }, context);
+      return { detail: `zone ${fault.zone} lost: ${applied.detail}` };
     },
-    async revert(ref) {
-      const stat = await readProcStat(ref.pid);
-      if (!isSameProcess(ref, stat)) {
-        return { outcome: 'target-gone', detail: `process ${ref.target.id} no longer exists` };
-      }
-      // SIGCONT is sent even when the process does not look stopped yet: SIGSTOP takes effect
-      // asynchronously, so a revert right after apply may observe the process still running.
-      const wasStopped = stat.state === 'T';
-      try {
-        process.kill(ref.pid, 'SIGCONT');
-      } catch (error) {
-        if (hasErrorCode(error, 'ESRCH')) {
-          return { outcome: 'target-gone', detail: `process ${ref.target.id} no longer exists` };
-        }
-        throw new SimianError(
-          'SIMIAN_REVERT_FAILED',
-          `could not send SIGCONT to pid ${ref.pid}: ${message(error)}`,
-          {
-            cause: error,
-          },
-        );
-      }
-      return wasStopped
-        ? { outcome: 'reverted', detail: `SIGCONT sent to pid ${ref.pid}` }
-        : { outcome: 'nothing-to-revert', detail: `pid ${ref.pid} was not stopped; SIGCONT sent anyway` };
-    },
+    revert: (ref, _fault, context) => pause.revert(ref, { type: 'pause' }, context),
   },
   noop: noopExecutor(),
 } satisfies ExecutorRegistry<LiveProcess, ProcessRef, (typeof driverFaults)['process'][number] | 'noop'>;
+
+/**
+ * Processes share the host's network namespace: a fault on a target's ports acts on those ports
+ * of the host, for every client, and its rules outlive the process until reverted.
+ */
+function hostSite(target: Target): NetworkSite {
+  return {
+    ns: { what: `the host (ports of process ${target.name})` },
+    localAddress: '127.0.0.1',
+    reachableAddress: '127.0.0.1',
+    shared: true,
+  };
+}
+
+function hostNetworkExecutor<T extends NetworkFault['type']>(): FaultExecutor<LiveProcess, ProcessRef, T> {
+  return {
+    apply: (proc, fault, context) => applyNetworkFault(hostSite(proc.target), fault, context),
+    revert: (ref, _fault, context) => revertNetworkFault(hostSite(ref.target), '', context),
+    renew: (_ref, _fault, context) => renewNetworkFault(context),
+  };
+}
 
 /**
  * Local OS processes that opt in by carrying labels in their SIMIAN_LABELS environment variable.
@@ -124,17 +175,27 @@ export class ProcessDriver implements TargetDriver {
     return targets.sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
   }
 
-  async apply(target: Target, fault: WireFault): Promise<AppliedFault> {
+  async apply(target: Target, fault: WireFault, context: FaultContext): Promise<AppliedFault> {
     const executor = executorFor(executors, this.name, fault);
-    return executor.apply(await resolveLive(target), fault);
+    return executor.apply(await resolveLive(target), fault, context);
   }
 
-  async revert(target: Target, fault: WireFault): Promise<RevertOutcome> {
+  async revert(
+    target: Target,
+    fault: WireFault,
+    context: Pick<FaultContext, 'faultId'>,
+  ): Promise<RevertOutcome> {
     const executor = executorFor(executors, this.name, fault);
-    const ref = parseRef(target);
+    // Rules on the host's ports do not die with the process: they are removed whatever its id says.
+    const ref = parseRef(target) ?? (isNetworkFault(fault) ? { target, pid: 0, startTime: '' } : undefined);
     if (!ref)
       return { outcome: 'target-gone', detail: `"${target.id}" is not a process id (<pid>:<starttime>)` };
-    return executor.revert(ref, fault);
+    return executor.revert(ref, fault, context);
+  }
+
+  async renew(target: Target, fault: WireFault, context: FaultContext): Promise<void> {
+    const ref = parseRef(target) ?? { target, pid: 0, startTime: '' };
+    await executorFor(executors, this.name, fault).renew?.(ref, fault, context);
   }
 
   async available(): Promise<boolean> {
