@@ -11,7 +11,12 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'packages/orchestrator/dist/cli/main.js');
 const dir = join(root, 'experiments/demo');
 /** What each demo experiment is meant to show. */
-const expected = { 'demo-kill-one-replica': 'passed', 'demo-pause-all-replicas': 'failed' };
+const expected = {
+  'demo-latency-one-replica': 'passed',
+  'demo-zone-outage': 'passed',
+  'demo-kill-one-replica': 'passed',
+  'demo-pause-all-replicas': 'failed',
+};
 const verdictOf = { 0: 'passed', 1: 'failed', 2: 'aborted', 3: 'error', 4: 'invalid' };
 
 function runSimian(args) {
@@ -34,12 +39,13 @@ const lbPort = Number(process.env.DEMO_PORT ?? 18080);
 console.log(
   `simian demo: starting 3 replicas in zones zone-a and zone-b behind a balancer on 127.0.0.1:${lbPort}`,
 );
-const system = await startDemoSystem({ lbPort });
+// The replicas listen on fixed ports after the balancer's: the latency step names web-1's port.
+const system = await startDemoSystem({ lbPort, replicaBasePort: lbPort + 1 });
 const results = [];
 let ok = true;
 try {
   for (const replica of system.replicas)
-    console.log(`  ${replica.name}  pid ${replica.pid}  ${replica.zone}`);
+    console.log(`  ${replica.name}  pid ${replica.pid}  ${replica.zone}  127.0.0.1:${replica.port}`);
   const files = readdirSync(dir)
     .filter((name) => name.endsWith('.yaml'))
     .sort();
@@ -55,7 +61,7 @@ try {
   console.log('\n=== what happened');
   for (const { file, verdict, want } of results) {
     console.log(
-      `  ${file.padEnd(28)} ${verdict.padEnd(8)} ${want === undefined ? '' : want === verdict ? '(as expected)' : `(expected ${want})`}`,
+      `  ${file.padEnd(30)} ${verdict.padEnd(8)} ${want === undefined ? '' : want === verdict ? '(as expected)' : `(expected ${want})`}`,
     );
   }
   for (const replica of system.replicas) {

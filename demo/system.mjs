@@ -21,10 +21,11 @@ const EXIT_TIMEOUT_MS = 5_000;
  * @param {string} name
  * @param {string} zone
  * @param {string} app
+ * @param {number} port 0 picks a free one
  * @returns {Promise<Running>}
  */
-async function spawnReplica(name, zone, app) {
-  const child = spawn(process.execPath, [SERVICE, '--port', '0', '--name', name], {
+async function spawnReplica(name, zone, app, port) {
+  const child = spawn(process.execPath, [SERVICE, '--port', String(port), '--name', name], {
     env: { ...process.env, SIMIAN_LABELS: `app=${app},simian.dev/zone=${zone},simian.dev/name=${name}` },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -113,12 +114,14 @@ async function stopReplica({ child, exited }) {
 /**
  * Starts the demo system and resolves once every replica and the balancer are ready.
  *
- * @param {{ lbPort?: number, replicas?: number, app?: string }} [options] `app` is the replicas' app
- *   label (default demo-web; tests use their own so they never hit each other), `lbPort` defaults to 18080 (0 picks a
- *   free port), `replicas` to 3; replicas alternate between zone-a and zone-b.
+ * @param {{ lbPort?: number, replicas?: number, app?: string, replicaBasePort?: number }} [options] `app`
+ *   is the replicas' app label (default demo-web; tests use their own so they never hit each other),
+ *   `lbPort` defaults to 18080 (0 picks a free port), `replicas` to 3; replicas alternate between
+ *   zone-a and zone-b and listen on `replicaBasePort` + 0, 1, ... (default 0: free ports). Fixed
+ *   ports let an experiment name a replica's port, as the demo's latency step does.
  * @returns {Promise<{ lbUrl: string, lbPort: number, replicas: Replica[], stop: () => Promise<void> }>}
  */
-export async function startDemoSystem({ lbPort = 18080, replicas = 3, app = 'demo-web' } = {}) {
+export async function startDemoSystem({ lbPort = 18080, replicas = 3, app = 'demo-web', replicaBasePort = 0 } = {}) {
   if (!Number.isInteger(replicas) || replicas < 1) {
     throw new Error(`demo: replicas must be a positive integer, got ${replicas}`);
   }
@@ -126,7 +129,7 @@ export async function startDemoSystem({ lbPort = 18080, replicas = 3, app = 'dem
     name: `web-${i + 1}`,
     zone: i % 2 === 0 ? 'zone-a' : 'zone-b',
   }));
-  const settled = await Promise.allSettled(names.map(({ name, zone }) => spawnReplica(name, zone, app)));
+  const settled = await Promise.allSettled(names.map(({ name, zone }, i) => spawnReplica(name, zone, app, replicaBasePort === 0 ? 0 : replicaBasePort + i)));
   /** @type {Running[]} */
   const running = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = settled.find((s) => s.status === 'rejected');

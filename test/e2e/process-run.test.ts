@@ -190,18 +190,22 @@ describe('simian run with the process driver (the demo path)', () => {
         child.stderr.on('data', (chunk: Buffer) => {
           out += chunk.toString();
         });
-        const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
         child.on('exit', (code) => {
           clearTimeout(timer);
           resolve({ code, out, pid: child.pid });
         });
       },
     );
-    expect(result.out).toMatch(/01-kill-one-replica\.yaml\s+passed\s+\(as expected\)/);
-    expect(result.out).toMatch(/02-pause-all-replicas\.yaml\s+failed\s+\(as expected\)/);
+    expect(result.out).toMatch(/01-latency-one-replica\.yaml\s+passed\s+\(as expected\)/);
+    expect(result.out).toMatch(/02-zone-outage\.yaml\s+passed\s+\(as expected\)/);
+    expect(result.out).toMatch(/03-kill-one-replica\.yaml\s+passed\s+\(as expected\)/);
+    expect(result.out).toMatch(/04-pause-all-replicas\.yaml\s+failed\s+\(as expected\)/);
+    // The latency step's journal says how the delay was made.
+    expect(result.out).toMatch(/proxy\+nftables/);
     expect(result.code).toBe(0);
     const pids = [...result.out.matchAll(/pid (\d+)/g)].map((match) => Number(match[1]));
     expect(pids.length).toBeGreaterThanOrEqual(3);
     await assertNoLeftovers({ pids });
-  });
+  }, 180_000);
 });
