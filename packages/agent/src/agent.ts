@@ -15,6 +15,7 @@ import type { TargetDriver } from './drivers/driver.js';
 import { ProcessDriver } from './drivers/process/process-driver.js';
 import { FaultRunner } from './faults/fault-runner.js';
 import { Ledger } from './ledger/ledger.js';
+import { netemAvailable, nftablesAvailable } from './network/netem.js';
 
 export interface AgentOptions {
   /** ws://host:port/v1/agents */
@@ -64,7 +65,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.transition('idle', 'recovering');
     const logger = this.options.logger;
     const drivers = await this.availableDrivers();
-    this.capabilities = drivers.map((driver) => driver.name);
+    this.capabilities = [...drivers.map((driver) => driver.name), ...(await networkCapabilities())];
     const ledger = await Ledger.open(this.options.ledgerPath);
     const runner = new FaultRunner({
       ledger,
@@ -257,4 +258,10 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.agentState = to;
     this.emit('state', to);
   }
+}
+
+/** The network mechanisms this host offers, reported in `hello` (and shown by `simian agents`). */
+async function networkCapabilities(): Promise<Capability[]> {
+  const [nft, netem] = await Promise.all([nftablesAvailable(), netemAvailable()]);
+  return [...(nft ? (['nftables'] as const) : []), ...(netem ? (['netem'] as const) : [])];
 }

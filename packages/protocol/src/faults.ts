@@ -53,7 +53,7 @@ const portsSchema = z.array(portSchema).min(1, 'list at least one port');
 /** `host:port`, the host an IPv4 address or a name the agent's host resolves. */
 export const hostPortSchema = z
   .string()
-  .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'expected host:port, e.g. 10.0.0.5:5432')
+  .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, { error: 'expected host:port, e.g. 10.0.0.5:5432', abort: true })
   .refine((value) => {
     const port = Number(value.slice(value.lastIndexOf(':') + 1));
     return port >= 1 && port <= 65535;
@@ -135,7 +135,7 @@ const RATE_PATTERN = /^(\d+(?:\.\d+)?)(bit|kbit|mbit|gbit|bps|kbps|mbps|gbps)$/;
 /** A rate as tc writes it: `bit`s or bytes (`bps`) per second, e.g. `1mbit`, `512kbps`. */
 export const rateSchema = z
   .string()
-  .regex(RATE_PATTERN, 'expected a rate such as 1mbit, 256kbit or 100kbps (bytes/s)')
+  .regex(RATE_PATTERN, { error: 'expected a rate such as 1mbit, 256kbit or 100kbps (bytes/s)', abort: true })
   .refine((value) => rateBytesPerSecond(value) >= 1, 'expected a rate of at least 8bit');
 
 export function rateBytesPerSecond(rate: string): number {

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { processState, spawnLabelledSleeper } from '../../../../test/helpers/processes.js';
 import { errorOf, waitFor } from '../../../../test/helpers/wait.js';
 
-import type { AppliedFault, RevertOutcome, TargetDriver } from '../drivers/driver.js';
+import type { AppliedFault, FaultContext, RevertOutcome, TargetDriver } from '../drivers/driver.js';
 import { readProcStat } from '../drivers/process/proc.js';
 import { ProcessDriver } from '../drivers/process/process-driver.js';
 import { Ledger } from '../ledger/ledger.js';
@@ -36,19 +36,25 @@ class FailingDriver implements TargetDriver {
   list: TargetDriver['list'] = (...args) => this.inner.list(...args);
   available = () => this.inner.available();
 
-  async apply(target: Target, fault: WireFault): Promise<AppliedFault> {
-    const applied = await this.inner.apply(target, fault);
+  renew: TargetDriver['renew'] = (...args) => this.inner.renew(...args);
+
+  async apply(target: Target, fault: WireFault, context: FaultContext): Promise<AppliedFault> {
+    const applied = await this.inner.apply(target, fault, context);
     if (this.failApply) throw this.failApply;
     return applied;
   }
 
-  async revert(target: Target, fault: WireFault): Promise<RevertOutcome> {
+  async revert(
+    target: Target,
+    fault: WireFault,
+    context: Pick<FaultContext, 'faultId'>,
+  ): Promise<RevertOutcome> {
     this.reverts += 1;
     if (this.failReverts > 0) {
       this.failReverts -= 1;
       throw new Error('revert refused by the test');
     }
-    return this.inner.revert(target, fault);
+    return this.inner.revert(target, fault, context);
   }
 }
 

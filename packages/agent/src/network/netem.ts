@@ -18,6 +18,13 @@ export function netemAvailable(): Promise<boolean> {
   return detected;
 }
 
+/** Whether `nft` runs here with the rights to read the ruleset (root or CAP_NET_ADMIN). */
+export function nftablesAvailable(): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile('nft', ['list', 'tables'], { timeout: 5_000 }, (error) => resolve(error === null));
+  });
+}
+
 /** How proxy-based faults are made, for the journal. */
 export async function proxyMechanism(): Promise<string> {
   return (await netemAvailable())

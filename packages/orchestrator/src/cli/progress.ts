@@ -41,12 +41,15 @@ export class ProgressPrinter {
         this.printTargets(event.plan);
         return;
       case 'injected':
+        // The mechanism matters to whoever reads the numbers: a proxy adds its own latency.
         this.line(
-          `${pc.red('injected')} ${event.fault} → ${event.target} ${pc.dim(`on ${event.agent}${event.detail ? `: ${event.detail}` : ''}`)}`,
+          `${pc.red('injected')} ${event.fault} → ${event.target}${event.mechanism ? ` via ${event.mechanism}` : ''} ${pc.dim(`on ${event.agent}${event.detail ? `: ${event.detail}` : ''}`)}`,
         );
         return;
       case 'reverted':
-        this.line(`${pc.green('reverted')} ${event.target} ${pc.dim(`${event.outcome} (${event.reason})`)}`);
+        this.line(
+          `${pc.green('reverted')} ${event.target} ${pc.dim(`${event.outcome} (${event.reason})${event.detail ? `: ${event.detail}` : ''}`)}`,
+        );
         return;
       case 'health':
         this.health(event);
@@ -67,7 +70,17 @@ export class ProgressPrinter {
   printPlan(plan: Plan): void {
     this.line(pc.bold(`dry run of ${plan.experiment}: nothing was touched`));
     this.printTargets(plan);
-    for (const fault of plan.faults) this.line(`  would apply ${describeFault(fault)} for ${plan.duration}`);
+    plan.faults.forEach((fault, index) => {
+      this.line(`  would apply ${describeFault(fault)} for ${plan.duration}`);
+      const partition = plan.partitions?.find((candidate) => candidate.fault === index);
+      if (fault.type !== 'partition' || partition === undefined) return;
+      this.line(`    cutting the targets above off from ${partition.peers.length} peer(s):`);
+      for (const peer of partition.peers) {
+        this.line(
+          `      ${peer.name} ${pc.dim(`${(peer.addresses ?? []).join(', ')} on ${peer.agent}${peer.zone ? ` (${peer.zone})` : ''}`)}`,
+        );
+      }
+    });
   }
 
   private printTargets(plan: Plan): void {
@@ -124,9 +137,24 @@ export class ProgressPrinter {
   }
 }
 
+/** `latency(delay=200ms, ports=[8080])`, `partition(to={app=db}, peers=[10.0.0.5])`. */
 export function describeFault(fault: { type: string } & Record<string, unknown>): string {
   const params = Object.entries(fault)
-    .filter(([key]) => key !== 'type')
-    .map(([key, value]) => `${key}=${String(value)}`);
+    .filter(([key, value]) => key !== 'type' && value !== undefined)
+    .map(([key, value]) => `${key}=${describeValue(value)}`);
   return params.length === 0 ? fault.type : `${fault.type}(${params.join(', ')})`;
+}
+
+function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(describeValue).join(', ')}]`;
+  if (value !== null && typeof value === 'object') {
+    // A selector: labels flattened, as the run's messages show selectors.
+    const entries = Object.entries(value).flatMap(([key, inner]) =>
+      key === 'labels' && inner !== null && typeof inner === 'object'
+        ? Object.entries(inner).map(([label, text]) => `${label}=${String(text)}`)
+        : [`${key}=${describeValue(inner)}`],
+    );
+    return `{${entries.join(', ')}}`;
+  }
+  return String(value);
 }

@@ -47,7 +47,7 @@ describe('invalid experiments name the file, line, column, path and what was exp
     [
       'unknown-fault-type',
       [
-        "fixtures/invalid/unknown-fault-type.yaml:12:13: spec.faults[1].type: expected one of kill | stop | pause | restart, got 'explode'",
+        "fixtures/invalid/unknown-fault-type.yaml:12:13: spec.faults[1].type: expected one of kill | stop | pause | restart | latency | loss | bandwidth | reset | timeout | partition | zone-outage, got 'explode'",
       ],
     ],
     [
@@ -101,7 +101,69 @@ describe('invalid experiments name the file, line, column, path and what was exp
     [
       'fault-unsupported-by-driver',
       [
-        "fixtures/invalid/fault-unsupported-by-driver.yaml:11:13: spec.faults[0].type: fault 'restart' is not supported by the process driver (it supports: kill, pause)",
+        "fixtures/invalid/fault-unsupported-by-driver.yaml:11:13: spec.faults[0].type: fault 'restart' is not supported by the process driver (it supports: kill, pause, latency, loss, bandwidth, reset, timeout, zone-outage)",
+      ],
+    ],
+    [
+      'zone-outage-mode-unsupported',
+      [
+        "fixtures/invalid/zone-outage-mode-unsupported.yaml:14:13: spec.faults[0].mode: zone-outage mode 'stop' is not supported by the process driver (it supports: pause)",
+      ],
+    ],
+    [
+      'zone-outage-mode-not-all',
+      [
+        "fixtures/invalid/zone-outage-mode-not-all.yaml:7:5: spec.target.mode: a zone-outage hits every target in zone 'zone-a'; set mode: all (got 'one')",
+      ],
+    ],
+    [
+      'zone-outage-mode-count',
+      [
+        "fixtures/invalid/zone-outage-mode-count.yaml:10:11: spec.target.mode: a zone-outage hits every target in zone 'zone-a'; set mode: all (got 'count:2')",
+      ],
+    ],
+    [
+      'zone-outage-other-zone',
+      [
+        "fixtures/invalid/zone-outage-other-zone.yaml:10:13: spec.target.selector.zone: zone 'zone-b' differs from the zone-outage's zone 'zone-a'; remove it or make the two equal",
+      ],
+    ],
+    [
+      'zone-outage-with-other-faults',
+      [
+        'fixtures/invalid/zone-outage-with-other-faults.yaml:12:5: spec.faults: a zone-outage must be the only fault of its experiment (found 2: zone-outage, latency); put the others in an experiment of their own',
+      ],
+    ],
+    [
+      'partition-to-namespace',
+      [
+        'fixtures/invalid/partition-to-namespace.yaml:14:20: spec.faults[0].to.namespace: namespace selects kubernetes pods; the docker driver has no namespaces (the kubernetes driver is planned)',
+      ],
+    ],
+    [
+      'partition-on-process',
+      [
+        "fixtures/invalid/partition-on-process.yaml:11:13: spec.faults[0].type: fault 'partition' is not supported by the process driver (it supports: kill, pause, latency, loss, bandwidth, reset, timeout, zone-outage)",
+      ],
+    ],
+    [
+      'latency-inbound-without-ports',
+      [
+        'fixtures/invalid/latency-inbound-without-ports.yaml:11:7: spec.faults[0].ports: an inbound fault needs ports: [..]',
+        'fixtures/invalid/latency-inbound-without-ports.yaml:13:11: spec.faults[0].to: to: lists destinations of outbound traffic; use direction: outbound, or ports for inbound',
+      ],
+    ],
+    [
+      'bandwidth-bad-rate',
+      [
+        'fixtures/invalid/bandwidth-bad-rate.yaml:12:13: spec.faults[0].rate: expected a rate of at least 8bit',
+      ],
+    ],
+    [
+      'loss-bad-destination',
+      [
+        'fixtures/invalid/loss-bad-destination.yaml:14:12: spec.faults[0].to[0]: expected host:port, e.g. 10.0.0.5:5432',
+        'fixtures/invalid/loss-bad-destination.yaml:14:39: spec.faults[0].to[1]: expected a port from 1 to 65535',
       ],
     ],
     ['duplicate-key', ["fixtures/invalid/duplicate-key.yaml:10:5: spec.target: duplicate key 'driver'"]],
@@ -116,7 +178,7 @@ describe('invalid experiments name the file, line, column, path and what was exp
       [
         "fixtures/invalid/missing-fields.yaml:1:1: apiVersion: missing required field 'apiVersion'",
         "fixtures/invalid/missing-fields.yaml:6:5: spec.target.driver: missing required field 'driver'",
-        "fixtures/invalid/missing-fields.yaml:8:7: spec.faults[0].type: missing required field 'type' (one of kill | stop | pause | restart)",
+        "fixtures/invalid/missing-fields.yaml:8:7: spec.faults[0].type: missing required field 'type' (one of kill | stop | pause | restart | latency | loss | bandwidth | reset | timeout | partition | zone-outage)",
         "fixtures/invalid/missing-fields.yaml:11:9: spec.steadyState.probes[0].name: missing required field 'name'",
         'fixtures/invalid/missing-fields.yaml:11:22: spec.steadyState.probes[0].http.url: expected an http:// or https:// URL',
       ],
@@ -169,6 +231,18 @@ describe('issue positions', () => {
       "x.yaml:7:34: spec.faults[0].signal: expected one of SIGKILL | SIGTERM | SIGINT | SIGHUP | SIGQUIT | SIGABRT | SIGUSR1 | SIGUSR2, got 'SIGFOO'",
       "x.yaml:7:42: spec.faults[0]: unknown field 'extra'",
       'x.yaml:8:54: spec.steadyState.probes[0].command.run: must not be empty',
+    ]);
+  });
+
+  test('a refinement about an absent field keeps its message; a misspelt field is suggested instead', () => {
+    const spec = (fault: string) =>
+      `  target: { driver: docker, selector: {} }\n  faults: [${fault}]\n  steadyState: { probes: [{ name: a, command: { run: x } }] }\n`;
+    expect(messages(spec('{ type: reset, ports: [80] }'))).toEqual([]);
+    expect(messages(spec('{ type: loss, percent: 5 }'))).toEqual([
+      'x.yaml:7:12: spec.faults[0].ports: an inbound fault needs ports: [..]',
+    ]);
+    expect(messages(spec('{ type: loss, percent: 5, port: [80] }'))).toEqual([
+      "x.yaml:7:38: spec.faults[0]: unknown field 'port' (did you mean 'ports'?)",
     ]);
   });
 

@@ -100,6 +100,12 @@ class IssueLocator {
       }
       // Point at the mapping the field belongs in; the path still names the field.
       const { node } = locatePath(this.doc, issue.path.slice(0, -1));
+      // A refinement about an absent field (an inbound fault without ports, a mode left at its
+      // default) says more than "missing".
+      if (issue.code === 'custom') {
+        issues.push(this.atNode(node, issue.path, issue.message));
+        continue;
+      }
       const options: unknown =
         issue.code === 'invalid_union' && 'options' in issue ? issue.options : undefined;
       const oneOf = Array.isArray(options) ? ` (one of ${options.map(String).join(' | ')})` : '';

@@ -1,11 +1,15 @@
 import {
+  type DriverName,
   driverFaults,
   driverSchema,
+  driverZoneOutageModes,
   durationMs,
   durationSchema,
+  type FaultSpec,
   faultSpecSchema,
   formatDuration,
   labelsSchema,
+  type Selector,
   selectorSchema,
 } from '@simian/protocol';
 import { z } from 'zod';
@@ -108,7 +112,7 @@ const specSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['target', 'selector', 'namespace'],
-        message: `namespace selects kubernetes pods; the ${spec.target.driver} driver has no namespaces (the kubernetes driver is planned)`,
+        message: namespaceMessage(spec.target.driver),
       });
     }
     const supported: readonly string[] = driverFaults[spec.target.driver];
@@ -120,7 +124,15 @@ const specSchema = z
           message: `fault '${fault.type}' is not supported by the ${spec.target.driver} driver (it supports: ${supported.join(', ')})`,
         });
       }
+      if (fault.type === 'partition' && fault.to.namespace !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['faults', index, 'to', 'namespace'],
+          message: namespaceMessage(spec.target.driver),
+        });
+      }
     });
+    checkZoneOutage(spec, ctx);
     const names = spec.steadyState.probes.map((probe) => probe.name);
     names.forEach((name, index) => {
       if (names.indexOf(name) !== index) {
@@ -154,6 +166,61 @@ const specSchema = z
       }
     });
   });
+
+function namespaceMessage(driver: DriverName): string {
+  return `namespace selects kubernetes pods; the ${driver} driver has no namespaces (the kubernetes driver is planned)`;
+}
+
+interface ZoneOutageSpec {
+  target: { driver: DriverName; selector: Selector; mode: string };
+  faults: FaultSpec[];
+}
+
+/**
+ * A zone outage hits every target in its zone, so the experiment must say `mode: all`: the
+ * safety promise is that a run never touches more targets than its mode allows, and the default
+ * `one` would be a lie. It stands alone so that "the zone is gone" is all the run measures.
+ */
+function checkZoneOutage(spec: ZoneOutageSpec, ctx: z.core.$RefinementCtx): void {
+  const outages = spec.faults.flatMap((fault, index) =>
+    fault.type === 'zone-outage' ? [{ fault, index }] : [],
+  );
+  const [first] = outages;
+  if (first === undefined) return;
+  const driver = spec.target.driver;
+  const modes: readonly string[] = driverZoneOutageModes[driver];
+  for (const { fault, index } of outages) {
+    if (!modes.includes(fault.mode)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['faults', index, 'mode'],
+        message: `zone-outage mode '${fault.mode}' is not supported by the ${driver} driver (it supports: ${modes.join(', ')})`,
+      });
+    }
+  }
+  if (spec.target.mode !== 'all') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['target', 'mode'],
+      message: `a zone-outage hits every target in zone '${first.fault.zone}'; set mode: all (got '${spec.target.mode}')`,
+    });
+  }
+  const selectorZone = spec.target.selector.zone;
+  if (selectorZone !== undefined && selectorZone !== first.fault.zone) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['target', 'selector', 'zone'],
+      message: `zone '${selectorZone}' differs from the zone-outage's zone '${first.fault.zone}'; remove it or make the two equal`,
+    });
+  }
+  if (spec.faults.length > 1) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['faults'],
+      message: `a zone-outage must be the only fault of its experiment (found ${spec.faults.length}: ${spec.faults.map((fault) => fault.type).join(', ')}); put the others in an experiment of their own`,
+    });
+  }
+}
 
 export const experimentSchema = z.strictObject({
   apiVersion: z.literal(API_VERSION, { error: `expected apiVersion ${API_VERSION}` }),

@@ -36,7 +36,12 @@ export const faultRecordSchema = z.strictObject({
   revertedAt: z.number().optional(),
   revertOutcome: z.string().optional(),
   revertReason: z.string().optional(),
+  /** How the agent applied the fault. */
   detail: z.string().optional(),
+  /** Network faults: the mechanism the agent used (netem, or the proxy when the kernel lacks it). */
+  mechanism: z.string().optional(),
+  /** What the agent said about the revert, e.g. why the target was gone. */
+  revertDetail: z.string().optional(),
   error: z.string().optional(),
 });
 export type FaultRecord = z.infer<typeof faultRecordSchema>;

@@ -8,8 +8,11 @@ export const planSchema = z.strictObject({
   seed: z.number(),
   candidates: z.number(),
   targets: z.array(targetSchema),
+  /** As they will be sent: a partition carries the peers it cuts off. */
   faults: z.array(wireFaultSchema),
   duration: z.string(),
+  /** For each partition fault (by index in `faults`), the targets on its other side. */
+  partitions: z.array(z.strictObject({ fault: z.number(), peers: z.array(targetSchema) })).optional(),
 });
 export type Plan = z.infer<typeof planSchema>;
 
@@ -46,6 +49,7 @@ export const runEventSchema = z.discriminatedUnion('type', [
     agent: z.string(),
     at: z.number(),
     detail: z.string().optional(),
+    mechanism: z.string().optional(),
   }),
   z.strictObject({
     type: z.literal('reverted'),
@@ -55,6 +59,7 @@ export const runEventSchema = z.discriminatedUnion('type', [
     at: z.number(),
     outcome: z.string(),
     reason: z.string(),
+    detail: z.string().optional(),
   }),
   z.strictObject({
     type: z.literal('health'),

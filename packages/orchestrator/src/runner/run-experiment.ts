@@ -5,8 +5,10 @@ import {
   instantaneousFaults,
   isSimianError,
   type MessageOf,
+  type Selector,
   SimianError,
   type Target,
+  type WireFault,
 } from '@simian/protocol';
 import type { Logger } from 'pino';
 import { parseMode } from '../experiments/mode.js';
@@ -31,7 +33,14 @@ import {
   type Verdict,
 } from './journal.js';
 import type { Plan, RunEvent } from './run-events.js';
-import { randomSeed, selectTargets } from './select-targets.js';
+import {
+  candidateSelector,
+  describeSelector,
+  randomSeed,
+  resolvePartitionPeers,
+  selectTargets,
+  zoneOutageOf,
+} from './select-targets.js';
 import { sleep } from './sleep.js';
 
 export interface RunOptions {
@@ -86,6 +95,9 @@ class ExperimentRun {
   private error: { code: string; message: string } | undefined;
   private candidates = 0;
   private targets: Target[] = [];
+  /** The experiment's faults as agents get them (partitions resolved), once targets are resolved. */
+  private wireFaults: WireFault[] = [];
+  private partitions: NonNullable<Plan['partitions']> = [];
   private stopCondition: Journal['stopCondition'];
   private injectionStartedAt: number | undefined;
   /** Fault ids whose inject was sent: each is reverted, replied to or not. */
@@ -177,32 +189,68 @@ class ExperimentRun {
         hint: `start an agent on a host that has ${driver} (simian agent --orchestrator ws://…), or check \`simian agents\``,
       });
     }
-    const answers = await Promise.all(
-      sessions.map((session) =>
-        session.request({ type: 'list-targets', driver, selector: spec.target.selector }),
-      ),
-    );
-    const all = answers.flatMap((answer) => answer.targets);
+    const selector = candidateSelector(spec.target.selector, spec.faults);
+    const outage = zoneOutageOf(spec.faults);
+    const listed = await this.listTargets(sessions, selector);
+    // The agent already filters by zone; checked again here because a zone outage must never
+    // reach past its zone, whatever an agent of another version answers.
+    const all = outage === undefined ? listed : listed.filter((target) => target.zone === outage.zone);
     this.candidates = all.length;
     const mode = parseMode(spec.target.mode);
     if (typeof mode === 'string') throw new Error(`mode passed validation but does not parse: ${mode}`);
     this.targets = selectTargets(all, mode, this.seed);
     if (this.targets.length === 0) {
+      const agents = `${sessions.length} agent(s): ${sessions.map((s) => s.name).join(', ')}`;
+      if (outage !== undefined) {
+        throw new SimianError(
+          'SIMIAN_NO_TARGETS',
+          `zone-outage of ${outage.zone}: no target matching ${describeSelector(spec.target.selector)} (driver ${driver}) is in zone ${outage.zone} on ${agents}`,
+          {
+            hint: "a target's zone is its simian.dev/zone label, or else the --zone of its agent (`simian agents` lists them); targets labelled simian.dev/protected=true are never chosen",
+          },
+        );
+      }
       throw new SimianError(
         'SIMIAN_NO_TARGETS',
-        `selector ${describeSelector(spec.target.selector)} (driver ${driver}) matched no target on ${sessions.length} agent(s): ${sessions.map((s) => s.name).join(', ')}`,
+        `selector ${describeSelector(selector)} (driver ${driver}) matched no target on ${agents}`,
         {
           hint: 'check the labels with `docker ps --filter label=…` (docker) or the SIMIAN_LABELS of your processes; targets labelled simian.dev/protected=true are never chosen',
         },
       );
     }
+    this.wireFaults = await Promise.all(
+      spec.faults.map(async (fault, index): Promise<WireFault> => {
+        if (fault.type !== 'partition') return fault;
+        // The other side may live on any agent of the driver, not only where the targets are.
+        const peers = resolvePartitionPeers(
+          fault,
+          this.targets,
+          await this.listTargets(sessions, fault.to),
+          sessions.map((session) => session.name),
+        );
+        this.partitions.push({ fault: index, peers: peers.targets });
+        return { ...fault, peers: peers.addresses };
+      }),
+    );
+    this.partitions.sort((a, b) => a.fault - b.fault);
     this.logger.info(
       {
         candidates: this.candidates,
         targets: this.targets.map((t) => ({ id: t.id, name: t.name, agent: t.agent })),
+        ...(this.partitions.length === 0
+          ? {}
+          : { partitions: this.wireFaults.filter((fault) => fault.type === 'partition') }),
       },
       'targets resolved',
     );
+  }
+
+  private async listTargets(sessions: readonly AgentSession[], selector: Selector): Promise<Target[]> {
+    const driver = this.experiment.spec.target.driver;
+    const answers = await Promise.all(
+      sessions.map((session) => session.request({ type: 'list-targets', driver, selector })),
+    );
+    return answers.flatMap((answer) => answer.targets);
   }
 
   private currentPlan(): Plan {
@@ -212,8 +260,9 @@ class ExperimentRun {
       seed: this.seed,
       candidates: this.candidates,
       targets: this.targets,
-      faults: this.experiment.spec.faults,
+      faults: this.wireFaults,
       duration: this.experiment.spec.duration,
+      ...(this.partitions.length === 0 ? {} : { partitions: this.partitions }),
     };
   }
 
@@ -243,9 +292,8 @@ class ExperimentRun {
     // not let the leases of faults already applied run out.
     const renewEvery = Math.max(100, Math.floor(this.leaseMs / 3));
     this.renewal = setInterval(() => void this.renewLeases(), renewEvery);
-    const spec = this.experiment.spec;
     this.targets.forEach((target) => {
-      spec.faults.forEach((fault, index) => {
+      this.wireFaults.forEach((fault, index) => {
         this.faults.push({
           faultId: `${this.runId}/${index}/${target.id.slice(0, 24)}`,
           agent: target.agent,
@@ -279,8 +327,15 @@ class ExperimentRun {
     );
     record.injectedAt = reply.injectedAt;
     if (reply.detail !== undefined) record.detail = reply.detail;
+    if (reply.mechanism !== undefined) record.mechanism = reply.mechanism;
     this.logger.info(
-      { faultId: record.faultId, target: record.target.name, fault: record.fault.type, detail: reply.detail },
+      {
+        faultId: record.faultId,
+        target: record.target.name,
+        fault: record.fault.type,
+        detail: reply.detail,
+        mechanism: reply.mechanism,
+      },
       'fault injected',
     );
     this.emit({
@@ -292,6 +347,7 @@ class ExperimentRun {
       agent: record.agent,
       at: reply.injectedAt,
       ...(reply.detail === undefined ? {} : { detail: reply.detail }),
+      ...(reply.mechanism === undefined ? {} : { mechanism: reply.mechanism }),
     });
   }
 
@@ -390,8 +446,9 @@ class ExperimentRun {
     record.revertedAt = reply.revertedAt;
     record.revertOutcome = reply.outcome;
     record.revertReason = reply.reason;
+    if (reply.detail !== undefined) record.revertDetail = reply.detail;
     this.logger.info(
-      { faultId: record.faultId, outcome: reply.outcome, reason: reply.reason },
+      { faultId: record.faultId, outcome: reply.outcome, reason: reply.reason, detail: reply.detail },
       'fault reverted',
     );
     this.emit({
@@ -402,19 +459,32 @@ class ExperimentRun {
       at: reply.revertedAt,
       outcome: reply.outcome,
       reason: reply.reason,
+      ...(reply.detail === undefined ? {} : { detail: reply.detail }),
     });
   }
 
   private watchAgentReverts(): () => void {
     const onReverted = (_session: AgentSession, message: MessageOf<AgentMessage, 'reverted'>): void => {
       if (message.runId !== this.runId) return;
-      this.markEndedByAgent(message.faultId, message.reason, message.revertedAt, message.outcome);
+      this.markEndedByAgent(
+        message.faultId,
+        message.reason,
+        message.revertedAt,
+        message.outcome,
+        message.detail,
+      );
     };
     this.hub.on('reverted', onReverted);
     return () => this.hub.off('reverted', onReverted);
   }
 
-  private markEndedByAgent(faultId: string, reason: string, at: number, outcome: string): void {
+  private markEndedByAgent(
+    faultId: string,
+    reason: string,
+    at: number,
+    outcome: string,
+    detail?: string,
+  ): void {
     const record = this.faults.find((candidate) => candidate.faultId === faultId);
     if (!record || record.revertedAt !== undefined || instantaneousFaults.has(record.fault.type)) return;
     this.recordRevert(record, {
@@ -424,6 +494,7 @@ class ExperimentRun {
       revertedAt: at,
       outcome: outcome as 'reverted',
       reason: reason as 'lease-expired',
+      ...(detail === undefined ? {} : { detail }),
     });
     const phase = this.phases.at(-1)?.name;
     if (phase === 'inject' || phase === 'hold') {
@@ -629,12 +700,6 @@ class ExperimentRun {
       samples: this.sampler.samples(),
     };
   }
-}
-
-function describeSelector(selector: Experiment['spec']['target']['selector']): string {
-  const parts = Object.entries(selector.labels).map(([key, value]) => `${key}=${value}`);
-  if (selector.zone !== undefined) parts.push(`zone=${selector.zone}`);
-  return `{${parts.join(', ')}}`;
 }
 
 function stripUndefined<T extends object>(value: T): T {

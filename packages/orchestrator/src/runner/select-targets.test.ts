@@ -1,7 +1,7 @@
 import type { Target } from '@simian/protocol';
 import { describe, expect, it } from 'vitest';
 import { type Mode, parseMode, targetCount } from '../experiments/mode.js';
-import { selectTargets } from './select-targets.js';
+import { candidateSelector, resolvePartitionPeers, selectTargets, zoneOutageOf } from './select-targets.js';
 
 function targets(count: number, extra: Partial<Target> = {}): Target[] {
   return Array.from({ length: count }, (_, i) => ({
@@ -88,5 +88,96 @@ describe('targetCount', () => {
     expect(targetCount({ kind: 'percent', percent: 10 }, 3)).toBe(1);
     expect(targetCount({ kind: 'all' }, 0)).toBe(0);
     expect(targetCount({ kind: 'count', count: 5 }, 0)).toBe(0);
+  });
+});
+
+describe('zone outages', () => {
+  const outage = { type: 'zone-outage', zone: 'zone-a', mode: 'stop' } as const;
+
+  it('narrow the selector to their zone', () => {
+    expect(candidateSelector({ labels: { app: 'web' } }, [outage])).toEqual({
+      labels: { app: 'web' },
+      zone: 'zone-a',
+    });
+    expect(zoneOutageOf([outage])).toBe(outage);
+  });
+
+  it('leave the selector alone otherwise', () => {
+    const selector = { labels: { app: 'web' }, zone: 'zone-b' };
+    expect(candidateSelector(selector, [{ type: 'pause' }])).toBe(selector);
+    expect(zoneOutageOf([{ type: 'pause' }])).toBeUndefined();
+  });
+});
+
+describe('resolvePartitionPeers', () => {
+  const partition = { type: 'partition', to: { labels: { app: 'db' } } } as const;
+  const web = targets(2).map((t, i) => ({ ...t, addresses: [`10.0.1.${i + 1}`] }));
+  const db = (id: string, extra: Partial<Target> = {}): Target => ({
+    driver: 'docker',
+    id,
+    name: `db-${id}`,
+    labels: { app: 'db' },
+    agent: 'host-c',
+    addresses: [`10.0.2.${id.length}`],
+    ...extra,
+  });
+
+  it('collects the addresses of every matching target, once each, in a stable order', () => {
+    const listed = [
+      db('d2', { addresses: ['10.0.2.2', '10.0.3.2'] }),
+      db('d1', { agent: 'host-b', addresses: ['10.0.2.1'] }),
+      db('d3', { addresses: ['10.0.2.2'] }),
+      db('p1', { labels: { app: 'db', 'simian.dev/protected': 'true' }, addresses: ['10.0.9.9'] }),
+      db('x1', { labels: { app: 'cache' }, addresses: ['10.0.8.8'] }),
+    ];
+    const peers = resolvePartitionPeers(partition, web, listed, ['host-b', 'host-c']);
+    expect(peers.targets.map((t) => t.id)).toEqual(['d1', 'd2', 'd3']);
+    expect(peers.addresses).toEqual(['10.0.2.1', '10.0.2.2', '10.0.3.2']);
+  });
+
+  it('refuses a to side that matches nothing', () => {
+    expect(() => resolvePartitionPeers(partition, web, [], ['host-a', 'host-b'])).toThrow(
+      expect.objectContaining({
+        code: 'SIMIAN_NO_TARGETS',
+        message:
+          'partition to {app=db} matched no target on 2 agent(s): host-a, host-b; nothing was injected',
+      }),
+    );
+  });
+
+  it('refuses peers without an address: they could not be cut off', () => {
+    expect(() =>
+      resolvePartitionPeers(
+        partition,
+        web,
+        [db('d1'), db('d2', { addresses: [] }), db('d3', { addresses: undefined })],
+        ['host-c'],
+      ),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'SIMIAN_PARTITION_NO_ADDRESSES',
+        message:
+          'partition to {app=db}: db-d2 on host-c, db-d3 on host-c report no IPv4 address, so traffic to them cannot be cut off; nothing was injected',
+      }),
+    );
+  });
+
+  it('refuses a target on both sides, by id or by a shared address', () => {
+    const [first, second] = web as [Target, Target];
+    const both = { ...first, labels: { app: 'db' } };
+    expect(() => resolvePartitionPeers(partition, [both, second], [both, db('d1')], ['host-a'])).toThrow(
+      expect.objectContaining({
+        code: 'SIMIAN_PARTITION_OVERLAP',
+        message: expect.stringContaining('web-0 on host-a'),
+      }),
+    );
+    const sharing = db('d1', { addresses: second.addresses ?? [] });
+    expect(() => resolvePartitionPeers(partition, web, [sharing], ['host-c'])).toThrow(
+      expect.objectContaining({
+        code: 'SIMIAN_PARTITION_OVERLAP',
+        message:
+          'partition to {app=db}: web-1 on host-b would be on both sides of the partition (chosen by spec.target.selector and matched by to, or sharing an address with a peer); nothing was injected',
+      }),
+    );
   });
 });

@@ -11,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { errorOf, waitFor } from '../../../../../test/helpers/wait.js';
 import { DockerDriver } from './docker-driver.js';
 
+/** These faults leave nothing named after their fault id; any id and lease do. */
+const ctx = { faultId: 'unit-test-fault', leaseMs: 30_000 };
+
 /** Docker restarts and exits take longer than a process signal. */
 const DOCKER_WAIT_MS = 15_000;
 
@@ -120,7 +123,7 @@ describe.skipIf(!dockerAvailable)('DockerDriver', () => {
 
   it('refuses a protected container by its current labels', async () => {
     const target = targetFor(guarded, 'guarded');
-    const error = await errorOf(driver.apply(target, { type: 'pause' }));
+    const error = await errorOf(driver.apply(target, { type: 'pause' }, ctx));
     expect(error.code).toBe('SIMIAN_TARGET_PROTECTED');
     expect(error.message).toContain(guarded.id.slice(0, 12));
     expect((await state(guarded)).Paused).toBe(false);
@@ -128,31 +131,33 @@ describe.skipIf(!dockerAvailable)('DockerDriver', () => {
 
   it('pauses and unpauses; reverting twice is safe', async () => {
     const target = targetFor(plain, 'plain');
-    await driver.apply(target, { type: 'pause' });
+    await driver.apply(target, { type: 'pause' }, ctx);
     expect((await state(plain)).Paused).toBe(true);
-    expect(await driver.revert(target, { type: 'pause' })).toMatchObject({ outcome: 'reverted' });
+    expect(await driver.revert(target, { type: 'pause' }, ctx)).toMatchObject({ outcome: 'reverted' });
     expect((await state(plain)).Paused).toBe(false);
-    expect((await driver.revert(target, { type: 'pause' })).outcome).toBe('nothing-to-revert');
+    expect((await driver.revert(target, { type: 'pause' }, ctx)).outcome).toBe('nothing-to-revert');
   });
 
   it('stops with the fault timeout and starts again on revert', async () => {
     const target = targetFor(plain, 'plain');
-    const applied = await driver.apply(target, { type: 'stop', timeout: '1s' });
+    const applied = await driver.apply(target, { type: 'stop', timeout: '1s' }, ctx);
     expect(applied.detail).toContain('grace period 1s');
     expect((await state(plain)).Running).toBe(false);
-    expect((await driver.revert(target, { type: 'stop', timeout: '1s' })).outcome).toBe('reverted');
+    expect((await driver.revert(target, { type: 'stop', timeout: '1s' }, ctx)).outcome).toBe('reverted');
     expect((await state(plain)).Running).toBe(true);
-    expect((await driver.revert(target, { type: 'stop', timeout: '1s' })).outcome).toBe('nothing-to-revert');
+    expect((await driver.revert(target, { type: 'stop', timeout: '1s' }, ctx)).outcome).toBe(
+      'nothing-to-revert',
+    );
   });
 
   it('restarts, with nothing to revert', async () => {
     const target = targetFor(plain, 'plain');
     const before = await state(plain);
-    await driver.apply(target, { type: 'restart', timeout: '0s' });
+    await driver.apply(target, { type: 'restart', timeout: '0s' }, ctx);
     const after = await state(plain);
     expect(after.Running).toBe(true);
     expect(after.StartedAt).not.toBe(before.StartedAt);
-    expect((await driver.revert(target, { type: 'restart', timeout: '0s' })).outcome).toBe(
+    expect((await driver.revert(target, { type: 'restart', timeout: '0s' }, ctx)).outcome).toBe(
       'nothing-to-revert',
     );
   });
@@ -160,7 +165,7 @@ describe.skipIf(!dockerAvailable)('DockerDriver', () => {
   it('kills from the host so that the restart policy brings the container back', async () => {
     const target = targetFor(restartable, 'restartable');
     const pid = (await state(restartable)).Pid;
-    const applied = await driver.apply(target, { type: 'kill', signal: 'SIGKILL' });
+    const applied = await driver.apply(target, { type: 'kill', signal: 'SIGKILL' }, ctx);
     expect(applied.detail).toContain(`from the host to pid ${pid}`);
     await waitFor(
       async () => {
@@ -176,7 +181,7 @@ describe.skipIf(!dockerAvailable)('DockerDriver', () => {
     const target = targetFor(restartable, 'restartable');
     const before = await state(restartable);
     await restartable.pause();
-    const applied = await driver.apply(target, { type: 'kill', signal: 'SIGKILL' });
+    const applied = await driver.apply(target, { type: 'kill', signal: 'SIGKILL' }, ctx);
     expect(applied.detail).toContain('unpaused it');
     await waitFor(
       async () => {
@@ -190,7 +195,7 @@ describe.skipIf(!dockerAvailable)('DockerDriver', () => {
 
   it('kills a container without a restart policy for good (exit 137)', async () => {
     const target = targetFor(plain, 'plain');
-    await driver.apply(target, { type: 'kill', signal: 'SIGKILL' });
+    await driver.apply(target, { type: 'kill', signal: 'SIGKILL' }, ctx);
     await waitFor(async () => !(await state(plain)).Running, DOCKER_WAIT_MS, 50);
     await sleep(500);
     const after = await state(plain);
@@ -200,8 +205,10 @@ describe.skipIf(!dockerAvailable)('DockerDriver', () => {
       restarts: 0,
     });
     // A container that is not running is no target any more.
-    expect((await errorOf(driver.apply(target, { type: 'pause' }))).code).toBe('SIMIAN_TARGET_NOT_FOUND');
-    expect((await driver.revert(target, { type: 'pause' })).outcome).toBe('nothing-to-revert');
+    expect((await errorOf(driver.apply(target, { type: 'pause' }, ctx))).code).toBe(
+      'SIMIAN_TARGET_NOT_FOUND',
+    );
+    expect((await driver.revert(target, { type: 'pause' }, ctx)).outcome).toBe('nothing-to-revert');
   });
 
   it('reports containers that are gone', async () => {
@@ -212,11 +219,11 @@ describe.skipIf(!dockerAvailable)('DockerDriver', () => {
       labels: {},
       agent: 'agent-1',
     };
-    const error = await errorOf(driver.apply(target, { type: 'pause' }));
+    const error = await errorOf(driver.apply(target, { type: 'pause' }, ctx));
     expect(error.code).toBe('SIMIAN_TARGET_NOT_FOUND');
     expect(error.message).toContain('ghost (ffffffffffff)');
-    expect((await driver.revert(target, { type: 'pause' })).outcome).toBe('target-gone');
-    expect((await driver.revert(target, { type: 'stop', timeout: '1s' })).outcome).toBe('target-gone');
+    expect((await driver.revert(target, { type: 'pause' }, ctx)).outcome).toBe('target-gone');
+    expect((await driver.revert(target, { type: 'stop', timeout: '1s' }, ctx)).outcome).toBe('target-gone');
   });
 
   it('says when the Docker Engine cannot be reached', async () => {
@@ -226,9 +233,11 @@ describe.skipIf(!dockerAvailable)('DockerDriver', () => {
     expect(listError.code).toBe('SIMIAN_DOCKER_UNAVAILABLE');
     expect(listError.message).toContain('unix:///nonexistent/docker.sock');
     const target = targetFor(plain, 'plain');
-    const applyError = await errorOf(offline.apply(target, { type: 'pause' }));
+    const applyError = await errorOf(offline.apply(target, { type: 'pause' }, ctx));
     expect(applyError.code).toBe('SIMIAN_DOCKER_UNAVAILABLE');
     expect(applyError.message).toContain(`plain (${plain.id.slice(0, 12)})`);
-    expect((await errorOf(offline.revert(target, { type: 'pause' }))).code).toBe('SIMIAN_DOCKER_UNAVAILABLE');
+    expect((await errorOf(offline.revert(target, { type: 'pause' }, ctx))).code).toBe(
+      'SIMIAN_DOCKER_UNAVAILABLE',
+    );
   });
 });

@@ -10,6 +10,9 @@ import { waitFor } from '../../../../../test/helpers/wait.js';
 import { parseLabels, parseProcStat, readProcStat } from './proc.js';
 import { ProcessDriver } from './process-driver.js';
 
+/** These faults leave nothing named after their fault id; any id and lease do. */
+const ctx = { faultId: 'unit-test-fault', leaseMs: 30_000 };
+
 const run = randomUUID();
 const children: ChildProcess[] = [];
 const driver = new ProcessDriver();
@@ -111,16 +114,16 @@ describe('ProcessDriver', () => {
     const child = await startChild({ role: 'pause' });
     const target = await targetOf(child.pid);
 
-    const applied = await driver.apply(target, { type: 'pause' });
+    const applied = await driver.apply(target, { type: 'pause' }, ctx);
     expect(applied.detail).toBe(`SIGSTOP sent to pid ${child.pid}`);
     await waitFor(async () => (await processState(child.pid)) === 'T');
 
-    expect(await driver.revert(target, { type: 'pause' })).toEqual({
+    expect(await driver.revert(target, { type: 'pause' }, ctx)).toEqual({
       outcome: 'reverted',
       detail: `SIGCONT sent to pid ${child.pid}`,
     });
     await waitFor(async () => (await processState(child.pid)) === 'S');
-    expect((await driver.revert(target, { type: 'pause' })).outcome).toBe('nothing-to-revert');
+    expect((await driver.revert(target, { type: 'pause' }, ctx)).outcome).toBe('nothing-to-revert');
   });
 
   it('refuses to pause a process someone else stopped, and leaves it stopped', async () => {
@@ -128,7 +131,7 @@ describe('ProcessDriver', () => {
     const target = await targetOf(child.pid);
     process.kill(child.pid, 'SIGSTOP');
     await waitFor(async () => (await processState(child.pid)) === 'T');
-    await expect(driver.apply(target, { type: 'pause' })).rejects.toMatchObject({
+    await expect(driver.apply(target, { type: 'pause' }, ctx)).rejects.toMatchObject({
       code: 'SIMIAN_INJECT_FAILED',
       message: `process ${target.id} (${target.name}) is already stopped`,
     });
@@ -141,17 +144,17 @@ describe('ProcessDriver', () => {
     const target = await targetOf(child.pid);
     const exited = once(child, 'exit');
 
-    const applied = await driver.apply(target, { type: 'kill', signal: 'SIGTERM' });
+    const applied = await driver.apply(target, { type: 'kill', signal: 'SIGTERM' }, ctx);
     expect(applied.detail).toBe(`SIGTERM sent to pid ${child.pid}`);
     const [code, signal] = await exited;
     expect({ code, signal }).toEqual({ code: null, signal: 'SIGTERM' });
-    expect(await driver.revert(target, { type: 'kill', signal: 'SIGTERM' })).toEqual({
+    expect(await driver.revert(target, { type: 'kill', signal: 'SIGTERM' }, ctx)).toEqual({
       outcome: 'nothing-to-revert',
     });
 
     // The process is gone now: apply finds nothing, revert says so.
-    expect(await codeOf(driver.apply(target, { type: 'pause' }))).toBe('SIMIAN_TARGET_NOT_FOUND');
-    expect((await driver.revert(target, { type: 'pause' })).outcome).toBe('target-gone');
+    expect(await codeOf(driver.apply(target, { type: 'pause' }, ctx))).toBe('SIMIAN_TARGET_NOT_FOUND');
+    expect((await driver.revert(target, { type: 'pause' }, ctx)).outcome).toBe('target-gone');
   });
 
   it('never touches a different process that has the same pid', async () => {
@@ -160,15 +163,15 @@ describe('ProcessDriver', () => {
     const startTime = Number(target.id.split(':')[1]);
     const impostor: Target = { ...target, id: `${child.pid}:${startTime + 1}` };
 
-    expect(await codeOf(driver.apply(impostor, { type: 'pause' }))).toBe('SIMIAN_TARGET_NOT_FOUND');
-    expect(await codeOf(driver.apply(impostor, { type: 'kill', signal: 'SIGKILL' }))).toBe(
+    expect(await codeOf(driver.apply(impostor, { type: 'pause' }, ctx))).toBe('SIMIAN_TARGET_NOT_FOUND');
+    expect(await codeOf(driver.apply(impostor, { type: 'kill', signal: 'SIGKILL' }, ctx))).toBe(
       'SIMIAN_TARGET_NOT_FOUND',
     );
 
     // A paused process must not be resumed by a revert meant for another one.
     process.kill(child.pid, 'SIGSTOP');
     await waitFor(async () => (await processState(child.pid)) === 'T');
-    expect((await driver.revert(impostor, { type: 'pause' })).outcome).toBe('target-gone');
+    expect((await driver.revert(impostor, { type: 'pause' }, ctx)).outcome).toBe('target-gone');
     expect(await processState(child.pid)).toBe('T');
     expect(child.exitCode).toBeNull();
   });
@@ -183,11 +186,11 @@ describe('ProcessDriver', () => {
       labels: { role: 'guarded' },
       agent: 'agent-1',
     };
-    expect(await codeOf(driver.apply(target, { type: 'pause' }))).toBe('SIMIAN_TARGET_PROTECTED');
-    expect(await codeOf(driver.apply(target, { type: 'kill', signal: 'SIGKILL' }))).toBe(
+    expect(await codeOf(driver.apply(target, { type: 'pause' }, ctx))).toBe('SIMIAN_TARGET_PROTECTED');
+    expect(await codeOf(driver.apply(target, { type: 'kill', signal: 'SIGKILL' }, ctx))).toBe(
       'SIMIAN_TARGET_PROTECTED',
     );
-    expect(await codeOf(driver.apply(target, { type: 'noop' }))).toBe('SIMIAN_TARGET_PROTECTED');
+    expect(await codeOf(driver.apply(target, { type: 'noop' }, ctx))).toBe('SIMIAN_TARGET_PROTECTED');
     await sleep(50);
     expect(await processState(child.pid)).toBe('S');
   });
@@ -195,14 +198,14 @@ describe('ProcessDriver', () => {
   it('rejects faults the process driver cannot apply, and treats noop as nothing', async () => {
     const child = await startChild({ role: 'noop' });
     const target = await targetOf(child.pid);
-    expect(await codeOf(driver.apply(target, { type: 'stop', timeout: '1s' }))).toBe(
+    expect(await codeOf(driver.apply(target, { type: 'stop', timeout: '1s' }, ctx))).toBe(
       'SIMIAN_FAULT_UNSUPPORTED',
     );
-    expect(await codeOf(driver.revert(target, { type: 'restart', timeout: '1s' }))).toBe(
+    expect(await codeOf(driver.revert(target, { type: 'restart', timeout: '1s' }, ctx))).toBe(
       'SIMIAN_FAULT_UNSUPPORTED',
     );
-    expect(await driver.apply(target, { type: 'noop' })).toEqual({ detail: 'noop' });
-    expect((await driver.revert(target, { type: 'noop' })).outcome).toBe('nothing-to-revert');
+    expect(await driver.apply(target, { type: 'noop' }, ctx)).toEqual({ detail: 'noop' });
+    expect((await driver.revert(target, { type: 'noop' }, ctx)).outcome).toBe('nothing-to-revert');
     expect(await driver.available()).toBe(true);
   });
 });
