@@ -387,8 +387,14 @@ export async function revertNetworkFault(
   const record = held.get(tag);
   if (record) record.reverting = true;
   let tableRemoved = false;
+  let expired = false;
   if (site) {
     try {
+      // A table whose sets are all empty is one the kernel already ended at its timeout.
+      const listed = await runInNamespace(site.ns, 'nft', ['-j', 'list', 'table', 'inet', tag]).catch(
+        () => undefined,
+      );
+      expired = listed !== undefined && !/"elem"/.test(listed.stdout);
       await runInNamespace(site.ns, 'nft', ['delete', 'table', 'inet', tag]);
       tableRemoved = true;
     } catch (error) {
@@ -411,6 +417,12 @@ export async function revertNetworkFault(
     return {
       outcome: 'target-gone',
       detail: `${whatIsGone}: its network namespace and the rules in it are gone${proxyPart}`,
+    };
+  }
+  if (tableRemoved && expired) {
+    return {
+      outcome: 'nothing-to-revert',
+      detail: `the kernel had already ended the fault at its timeout; deleted its empty nft table inet ${tag} in ${site.ns.what}${proxyPart}`,
     };
   }
   if (tableRemoved)
