@@ -166,6 +166,122 @@ describe('invalid experiments name the file, line, column, path and what was exp
         'fixtures/invalid/loss-bad-destination.yaml:14:39: spec.faults[0].to[1]: expected a port from 1 to 65535',
       ],
     ],
+    [
+      'schedule-bad-cron',
+      [
+        "fixtures/invalid/schedule-bad-cron.yaml:17:11: spec.schedule.cron: '61' is not a valid minute; expected 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first",
+      ],
+    ],
+    [
+      'schedule-bad-opt-in-label',
+      [
+        "fixtures/invalid/schedule-bad-opt-in-label.yaml:18:17: spec.schedule.optInLabel: expected key=value, e.g. simian.dev/chaos=enabled, got 'chaos-enabled'",
+      ],
+    ],
+    [
+      'schedule-blackout-bad-bound',
+      [
+        "fixtures/invalid/schedule-blackout-bad-bound.yaml:19:15: spec.schedule.blackouts[0].from: expected a day YYYY-MM-DD or a wall-clock time YYYY-MM-DDTHH:MM, got '2026-12-24 18:00'",
+      ],
+    ],
+    [
+      'schedule-blackout-bad-date',
+      [
+        'fixtures/invalid/schedule-blackout-bad-date.yaml:19:9: spec.schedule.blackouts[0]: 2026-02-30 is not a day of the calendar',
+        "fixtures/invalid/schedule-blackout-bad-date.yaml:20:9: spec.schedule.blackouts[1]: expected a day YYYY-MM-DD or a range {from, to}, got '24.12.2026'",
+      ],
+    ],
+    [
+      'schedule-blackout-reversed',
+      [
+        'fixtures/invalid/schedule-blackout-reversed.yaml:20:13: spec.schedule.blackouts[0].to: the blackout ends before it starts (from 2027-01-02, to 2026-12-20)',
+      ],
+    ],
+    [
+      'schedule-cron-and-mean',
+      [
+        'fixtures/invalid/schedule-cron-and-mean.yaml:18:22: spec.schedule.meanTimeBetween: cron and meanTimeBetween are alternatives; keep cron for fixed times or meanTimeBetween for random ones',
+      ],
+    ],
+    [
+      'schedule-cron-day-of-month-and-week',
+      [
+        'fixtures/invalid/schedule-cron-day-of-month-and-week.yaml:17:11: spec.schedule.cron: restricts both day of month and day of week, which cron implementations read differently (either one, or both, must match); restrict only one and write * for the other',
+      ],
+    ],
+    [
+      'schedule-cron-field-count',
+      [
+        'fixtures/invalid/schedule-cron-field-count.yaml:17:11: spec.schedule.cron: expected a cron expression of 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first, got 4 fields',
+      ],
+    ],
+    [
+      'schedule-jitter-too-large',
+      [
+        'fixtures/invalid/schedule-jitter-too-large.yaml:18:13: spec.schedule.jitter: jitter 2h must be shorter than meanTimeBetween 2h, or two runs could start at once',
+      ],
+    ],
+    [
+      'schedule-jitter-without-mean',
+      [
+        'fixtures/invalid/schedule-jitter-without-mean.yaml:18:13: spec.schedule.jitter: jitter spreads meanTimeBetween; a cron schedule fires at its exact times',
+      ],
+    ],
+    [
+      'schedule-mean-too-short',
+      [
+        'fixtures/invalid/schedule-mean-too-short.yaml:17:22: spec.schedule.meanTimeBetween: meanTimeBetween must be at least 1m, got 30s',
+      ],
+    ],
+    [
+      'schedule-opt-in-excluded-by-selector',
+      [
+        'fixtures/invalid/schedule-opt-in-excluded-by-selector.yaml:9:45: spec.target.selector.labels["simian.dev/chaos"]: the selector asks for simian.dev/chaos=disabled, but scheduled runs only choose targets carrying the opt-in label simian.dev/chaos=enabled (spec.schedule.optInLabel); change one of them',
+      ],
+    ],
+    [
+      'schedule-unknown-timezone',
+      [
+        "fixtures/invalid/schedule-unknown-timezone.yaml:18:15: spec.schedule.timezone: unknown time zone 'Europe/Berln'; expected an IANA name such as Europe/Berlin, America/New_York or UTC",
+      ],
+    ],
+    [
+      'schedule-window-bad-day',
+      [
+        "fixtures/invalid/schedule-window-bad-day.yaml:19:16: spec.schedule.windows[0].days[0]: expected one of mon | tue | wed | thu | fri | sat | sun, got 'monday'",
+      ],
+    ],
+    [
+      'schedule-window-bad-time',
+      [
+        "fixtures/invalid/schedule-window-bad-time.yaml:20:15: spec.schedule.windows[0].from: expected a time HH:MM from 00:00 to 24:00, got '9:00'",
+        "fixtures/invalid/schedule-window-bad-time.yaml:21:13: spec.schedule.windows[0].to: expected a time HH:MM from 00:00 to 24:00, got '25:00'",
+      ],
+    ],
+    [
+      'schedule-window-empty',
+      [
+        "fixtures/invalid/schedule-window-empty.yaml:21:13: spec.schedule.windows[0].to: the window opens and closes at 22:00; for a whole day write from: '00:00', to: '24:00'",
+      ],
+    ],
+    [
+      'schedule-window-opens-at-24',
+      [
+        "fixtures/invalid/schedule-window-opens-at-24.yaml:20:15: spec.schedule.windows[0].from: a window cannot open at 24:00; use 00:00 and the next day's name",
+      ],
+    ],
+    [
+      'schedule-windows-empty-list',
+      [
+        'fixtures/invalid/schedule-windows-empty-list.yaml:18:14: spec.schedule.windows: an empty list of windows would never allow a run; leave windows out to allow any time',
+      ],
+    ],
+    [
+      'schedule-without-trigger',
+      [
+        'fixtures/invalid/schedule-without-trigger.yaml:17:5: spec.schedule: a schedule needs cron (fixed times) or meanTimeBetween (random times)',
+      ],
+    ],
     ['duplicate-key', ["fixtures/invalid/duplicate-key.yaml:10:5: spec.target: duplicate key 'driver'"]],
     [
       'probe-without-kind',
@@ -318,6 +434,44 @@ describe('valid experiments', () => {
       expect: { status: 200 },
     });
     expect(spec.stopWhen).toEqual([{ probe: 'up', successRateBelow: 0.5, window: '5s' }]);
+  });
+
+  test('a schedule gets its defaults; cron and meanTimeBetween are alternatives', () => {
+    const parse = (schedule: string) => {
+      const result = parseExperimentSource(
+        [
+          'apiVersion: simian.dev/v1alpha1',
+          'kind: Experiment',
+          'metadata: { name: scheduled }',
+          'spec:',
+          '  target: { driver: docker, selector: { labels: { app: web } } }',
+          '  faults: [{ type: kill }]',
+          '  steadyState: { probes: [{ name: up, command: { run: "true" } }] }',
+          `  schedule: ${schedule}`,
+        ].join('\n'),
+        'x.yaml',
+      );
+      if (!result.ok) throw new Error(result.issues.map(formatIssue).join('\n'));
+      return result.experiment.spec.schedule;
+    };
+    expect(parse('{ cron: "*/30 10-16 * * 1-5" }')).toEqual({
+      cron: '*/30 10-16 * * 1-5',
+      timezone: 'UTC',
+      blackouts: [],
+      optInLabel: 'simian.dev/chaos=enabled',
+    });
+    expect(
+      parse(
+        '{ meanTimeBetween: 2h, timezone: America/New_York, windows: [{ from: "22:00", to: "02:00" }], blackouts: [2026-12-24, { from: 2026-12-31T18:00, to: 2027-01-01 }], targetGroup: web }',
+      ),
+    ).toEqual({
+      meanTimeBetween: '2h',
+      timezone: 'America/New_York',
+      windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], from: '22:00', to: '02:00' }],
+      blackouts: ['2026-12-24', { from: '2026-12-31T18:00', to: '2027-01-01' }],
+      optInLabel: 'simian.dev/chaos=enabled',
+      targetGroup: 'web',
+    });
   });
 
   test('every valid fixture loads and keeps its source', async () => {

@@ -15,6 +15,7 @@ import {
 import { z } from 'zod';
 import { STOP_CONDITION_MIN_SAMPLES } from '../probes/tolerance.js';
 import { modeSchema } from './mode.js';
+import { scheduleSchema } from './schedule-schema.js';
 
 export const API_VERSION = 'simian.dev/v1alpha1';
 
@@ -100,12 +101,8 @@ const specSchema = z
       after: durationSchema.default('30s'),
     }),
     stopWhen: z.array(stopConditionSchema).default([]),
-    schedule: z
-      .strictObject({
-        cron: z.string().min(1),
-        timezone: z.string().min(1).optional(),
-      })
-      .optional(),
+    /** Only used by the orchestrator's scheduler (docs/scheduling.md). */
+    schedule: scheduleSchema.optional(),
   })
   .superRefine((spec, ctx) => {
     if (spec.target.selector.namespace !== undefined) {
@@ -133,6 +130,7 @@ const specSchema = z
       }
     });
     checkZoneOutage(spec, ctx);
+    checkOptInLabel(spec, ctx);
     const names = spec.steadyState.probes.map((probe) => probe.name);
     names.forEach((name, index) => {
       if (names.indexOf(name) !== index) {
@@ -169,6 +167,25 @@ const specSchema = z
 
 function namespaceMessage(driver: DriverName): string {
   return `namespace selects kubernetes pods; the ${driver} driver has no namespaces (the kubernetes driver is planned)`;
+}
+
+/** A selector that demands another value of the opt-in label would leave a schedule nothing to run on. */
+function checkOptInLabel(
+  spec: { target: { selector: Selector }; schedule?: { optInLabel: string } | undefined },
+  ctx: z.core.$RefinementCtx,
+): void {
+  const label = spec.schedule?.optInLabel;
+  const separator = label?.indexOf('=') ?? -1;
+  if (label === undefined || separator <= 0) return;
+  const key = label.slice(0, separator);
+  const wanted = spec.target.selector.labels[key];
+  if (wanted !== undefined && wanted !== label.slice(separator + 1)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['target', 'selector', 'labels', key],
+      message: `the selector asks for ${key}=${wanted}, but scheduled runs only choose targets carrying the opt-in label ${label} (spec.schedule.optInLabel); change one of them`,
+    });
+  }
 }
 
 interface ZoneOutageSpec {
