@@ -66,6 +66,9 @@ export function runInNamespace(
         resolve({ stdout, stderr });
       },
     );
+    // The command may exit before reading its input (nft refusing its arguments): an EPIPE then
+    // is its exit status's business, not a crash of the agent.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(input ?? '');
   });
 }

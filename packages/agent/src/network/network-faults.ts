@@ -353,6 +353,10 @@ function connectionRefused(host: string, port: number): Promise<boolean> {
   });
 }
 
+function isNoSuchTable(error: unknown): boolean {
+  return error instanceof NamespaceCommandError && /No such file or directory/.test(error.stderr);
+}
+
 function setHasElements(nftJson: string, name: string): boolean {
   try {
     const parsed = JSON.parse(nftJson) as { nftables: { set?: { name: string; elem?: unknown[] } }[] };
@@ -373,10 +377,16 @@ function notInEffect(fault: NftFault, site: NetworkSite, why: string): SimianErr
 }
 
 /**
- * Removes what a network fault made: its nft table (redirects first, so no connection goes to a
- * proxy that is about to stop), then its proxies. `site` is undefined when the target's namespace
- * is gone (container stopped or removed): its rules went with it and only stray proxies remain.
- * Safe to call any number of times, and after a crash with only the fault id known.
+ * Removes what a network fault made, in an order that never leaves a connection stranded:
+ * 1. flush the table's rules: new connections no longer go to the proxy, while its chains stay
+ *    registered, so connections already going through it keep their address translation;
+ * 2. stop the proxies: connections through them end (closed, not left hanging);
+ * 3. delete the table.
+ * Deleting the table first would unregister the NAT hooks, after which the proxy's replies to
+ * connections in flight no longer reach their clients, which then hang until they time out.
+ * `site` is undefined when the target's namespace is gone (container stopped or removed): its
+ * rules went with it and only stray proxies remain. Safe to call any number of times, and after a
+ * crash with only the fault id known.
  */
 export async function revertNetworkFault(
   site: NetworkSite | undefined,
@@ -386,31 +396,39 @@ export async function revertNetworkFault(
   const tag = faultTag(context.faultId);
   const record = held.get(tag);
   if (record) record.reverting = true;
-  let tableRemoved = false;
+  let tableFound = false;
   let expired = false;
+  const fail = (action: string, error: unknown): SimianError => {
+    if (record) record.reverting = false;
+    return new SimianError(
+      'SIMIAN_REVERT_FAILED',
+      `cannot ${action} nft table inet ${tag} in ${site?.ns.what}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  };
   if (site) {
     try {
       // A table whose sets are all empty is one the kernel already ended at its timeout.
-      const listed = await runInNamespace(site.ns, 'nft', ['-j', 'list', 'table', 'inet', tag]).catch(
-        () => undefined,
-      );
-      expired = listed !== undefined && !/"elem"/.test(listed.stdout);
-      await runInNamespace(site.ns, 'nft', ['delete', 'table', 'inet', tag]);
-      tableRemoved = true;
+      const listed = await runInNamespace(site.ns, 'nft', ['-j', 'list', 'table', 'inet', tag]);
+      tableFound = true;
+      expired = !/"elem"/.test(listed.stdout);
+      await runInNamespace(site.ns, 'nft', ['flush', 'table', 'inet', tag]);
     } catch (error) {
-      if (!(error instanceof NamespaceCommandError && /No such file or directory/.test(error.stderr))) {
-        if (record) record.reverting = false;
-        throw new SimianError(
-          'SIMIAN_REVERT_FAILED',
-          `cannot delete nft table inet ${tag} in ${site.ns.what}: ${(error as Error).message}`,
-          {
-            cause: error,
-          },
-        );
-      }
+      if (!isNoSuchTable(error)) throw fail(tableFound ? 'flush' : 'list', error);
     }
   }
   const proxies = await stopProxies(tag);
+  let tableRemoved = false;
+  if (site && tableFound) {
+    try {
+      await runInNamespace(site.ns, 'nft', ['delete', 'table', 'inet', tag]);
+      tableRemoved = true;
+    } catch (error) {
+      if (!isNoSuchTable(error)) throw fail('delete', error);
+    }
+  }
   held.delete(tag);
   const proxyPart = proxies.length > 0 ? `; stopped proxy pid ${proxies.join(', ')}` : '';
   if (!site) {

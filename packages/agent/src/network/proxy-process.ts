@@ -53,6 +53,8 @@ export async function startProxy(
     uid: PROXY_UID,
     gid: PROXY_UID,
   });
+  // A renewal written to a proxy that just exited must not crash the agent with EPIPE.
+  child.stdin?.on('error', () => undefined);
   let stderr = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
