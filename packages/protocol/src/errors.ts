@@ -6,6 +6,10 @@ export const errorCodes = {
   SIMIAN_USAGE: 'The command line is wrong: unknown flag, missing argument or bad value.',
   SIMIAN_FILE_NOT_FOUND: 'A file or directory named on the command line does not exist or cannot be read.',
   SIMIAN_INVALID_EXPERIMENT: 'An experiment file is not valid YAML or does not match the schema.',
+  SIMIAN_INVALID_GAMEDAY:
+    'A game-day file, or an experiment it names, is not valid YAML or does not match the schema.',
+  SIMIAN_APPROVAL_REQUIRED:
+    'A game day has approval steps, but nobody can answer them: stdin is not a terminal and --yes was not given.',
   SIMIAN_NO_TOKEN: 'No shared token was given (SIMIAN_TOKEN or --token-file) where one is required.',
   SIMIAN_UNAUTHORIZED: 'The orchestrator refused the token, or a client sent none.',
   SIMIAN_ORCHESTRATOR_UNREACHABLE: 'The orchestrator URL could not be reached.',
@@ -30,6 +34,8 @@ export const errorCodes = {
   SIMIAN_LEDGER_CORRUPT: "The agent's fault ledger could not be read; the agent refuses to start blind.",
   SIMIAN_RUN_CANCELLED: 'The run was halted by the operator (Ctrl-C or SIGTERM).',
   SIMIAN_LISTEN_FAILED: 'The orchestrator could not listen on the requested address.',
+  SIMIAN_RUN_NOT_FOUND: 'No run with this id is in the run history.',
+  SIMIAN_HISTORY_UNAVAILABLE: 'The run history database could not be opened, read or written.',
   SIMIAN_INTERNAL: 'A bug in simian: the message says what failed; please report it with --debug output.',
 } as const;
 

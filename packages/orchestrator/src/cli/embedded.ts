@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '@simian/agent';
 import type { Logger } from 'pino';
+import { openRunHistory } from '../history/sqlite-run-history.js';
 import { OrchestratorServer } from '../server/orchestrator-server.js';
 import { ownLedgerName, recoverOrphanLedgers } from './orphan-ledgers.js';
 import { stateDir } from './state-dir.js';
@@ -23,7 +24,20 @@ export async function startEmbedded(logger: Logger, leaseMs: number): Promise<Em
   const ledgerDir = join(stateDir(), 'embedded');
   // A previous `simian run` that was killed may have left faults applied: revert them first.
   await recoverOrphanLedgers(ledgerDir, logger);
-  const server = new OrchestratorServer({ host: '127.0.0.1', port: 0, token, logger, leaseMs });
+  // Recorded in the local history like a served run; a history that cannot be opened costs the
+  // record, not the run.
+  const history = await openRunHistory().catch((error: unknown) => {
+    logger.warn({ err: (error as Error).message }, 'run history unavailable: this run is not recorded');
+    return undefined;
+  });
+  const server = new OrchestratorServer({
+    host: '127.0.0.1',
+    port: 0,
+    token,
+    logger,
+    leaseMs,
+    ...(history === undefined ? {} : { history, historySource: 'embedded' as const }),
+  });
   const { url, agentUrl } = await server.listen();
   const ledgerPath = join(ledgerDir, await ownLedgerName());
   const agent = new Agent({
@@ -39,6 +53,7 @@ export async function startEmbedded(logger: Logger, leaseMs: number): Promise<Em
   } catch (error) {
     await agent.stop();
     await server.close();
+    await history?.close();
     throw error;
   }
   return {
@@ -48,6 +63,7 @@ export async function startEmbedded(logger: Logger, leaseMs: number): Promise<Em
       // Agent first: it reverts whatever it still holds and hangs up before the hub goes away.
       await agent.stop();
       await server.close();
+      await history?.close();
       // Only an empty ledger goes: one that still lists faults is recovered by the next `simian run`.
       if (agent.heldFaults() === 0) await rm(ledgerPath, { force: true });
     },

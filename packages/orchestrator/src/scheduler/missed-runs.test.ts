@@ -55,6 +55,7 @@ describe('planMissedRuns', () => {
         '1 fire came due while the orchestrator was down (since 2026-03-25T11:00:00.000Z); the latest, 2026-03-25T11:00:00.000Z, is 10.0m late, past its grace of 10m',
       missed: 1,
       firstMissed: at('2026-03-25T11:00:00Z'),
+      countFrom: at('2026-03-25T11:00:00Z'),
       nextFire: at('2026-03-25T12:00:00Z'),
     });
   });
@@ -139,6 +140,8 @@ describe('planMissedRuns', () => {
         'at least 1000 fires came due while the orchestrator was down (since 2026-01-01T00:30:00.000Z); none was recent enough to replay',
       missed: 1_000,
       firstMissed: at('2026-01-01T00:30:00Z'),
+      // The fresh sequence starts just past the longest grace before now.
+      countFrom: at('2026-03-01T00:09:59.999Z'),
       nextFire: at('2026-03-01T00:30:00Z'),
     });
   });
@@ -161,6 +164,11 @@ describe('planMissedRuns', () => {
     });
     const tooLate = new Date(latest.getTime() + MAX_MISSED_RUN_GRACE_MS + 1);
     expect(tooLate < following).toBe(true);
-    expect(planMissedRuns(random, { lastFire, now: tooLate })).toMatchObject({ action: 'skip', missed: 5 });
+    expect(planMissedRuns(random, { lastFire, now: tooLate })).toMatchObject({
+      action: 'skip',
+      missed: 5,
+      countFrom: latest,
+      nextFire: following,
+    });
   });
 });

@@ -31,6 +31,11 @@ export type MissedRunPlan =
       /** At least this many. */
       missed: number;
       firstMissed: Date;
+      /**
+       * The instant `nextFire` is counted from: the latest missed fire, or, after an outage too long
+       * to walk, where the fresh sequence starts. Keep it as the last fire handled.
+       */
+      countFrom: Date;
       nextFire: Date;
     };
 
@@ -64,13 +69,18 @@ export function planMissedRuns(plan: SchedulePlan, input: MissedRunInput): Misse
     detail: `${count} came due while the orchestrator was down (since ${firstMissed.toISOString()}); ${why}`,
     missed,
     firstMissed,
+    countFrom: latest,
     nextFire: following,
   });
   if (capped) {
     // Too many to walk one by one; only a fire within the longest grace could be replayed.
-    const recent = fireSequence(plan, new Date(now.getTime() - MAX_MISSED_RUN_GRACE_MS - 1));
+    const recentFrom = new Date(now.getTime() - MAX_MISSED_RUN_GRACE_MS - 1);
+    const recent = fireSequence(plan, recentFrom);
     following = recent();
-    if (following > now) return skip('none was recent enough to replay');
+    if (following > now) {
+      latest = recentFrom;
+      return skip('none was recent enough to replay');
+    }
     while (following <= now) {
       latest = following;
       following = recent();

@@ -4,11 +4,15 @@ import { isSimianError, MAX_FRAME_BYTES, SimianError } from '@simian/protocol';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { formatIssue, parseExperimentSource } from '../experiments/load.js';
+import type { Experiment } from '../experiments/schema.js';
+import { type RunEnd, type RunHistory, type RunSource, runSourceSchema } from '../history/run-history.js';
 import { hasValidToken } from '../hub/auth.js';
 import { AGENT_PATH, Hub } from '../hub/hub.js';
-import { newRunId } from '../runner/journal.js';
-import type { RunEvent } from '../runner/run-events.js';
+import { type Journal, newRunId } from '../runner/journal.js';
+import type { Plan, RunEvent } from '../runner/run-events.js';
 import { planExperiment, runExperiment } from '../runner/run-experiment.js';
+import { emptyScheduleListing, type ScheduleListing } from '../scheduler/schedule-listing.js';
+import { RunRecorder, routeHistory } from './history-routes.js';
 
 export interface OrchestratorServerOptions {
   /** @default 127.0.0.1 */
@@ -21,6 +25,10 @@ export interface OrchestratorServerOptions {
   heartbeatMs?: number;
   /** Lease given to agents for every fault. @default 30000 */
   leaseMs?: number;
+  /** Where runs are recorded and `GET /v1/runs` reads; without it runs are not kept. */
+  history?: RunHistory;
+  /** The source recorded for runs posted to `/v1/runs` that name none. @default api */
+  historySource?: RunSource;
 }
 
 /** What `simian run --orchestrator` posts: the file's text, so the server validates it too. */
@@ -38,6 +46,8 @@ export const runRequestSchema = z.strictObject({
     .min(1_000)
     .max(24 * 3_600_000)
     .optional(),
+  /** What started the run, recorded as its source in the history (e.g. `gameday`). */
+  origin: runSourceSchema.optional(),
 });
 export type RunRequest = z.input<typeof runRequestSchema>;
 
@@ -47,8 +57,11 @@ export class OrchestratorServer {
   private readonly server: Server;
   private readonly runs = new Map<string, AbortController>();
   private readonly running = new Set<Promise<unknown>>();
+  private readonly recorder: RunRecorder;
+  private schedules: ScheduleLister | undefined;
 
   constructor(private readonly options: OrchestratorServerOptions) {
+    this.recorder = new RunRecorder(options.history, options.logger);
     this.hub = new Hub({
       token: options.token,
       logger: options.logger,
@@ -99,6 +112,11 @@ export class OrchestratorServer {
     };
   }
 
+  /** Serves `GET /v1/schedules` from the scheduler of `simian serve --experiments`. */
+  setScheduleLister(lister: ScheduleLister): void {
+    this.schedules = lister;
+  }
+
   /** Aborts every run (their faults are reverted), then closes agents and the listener. */
   async close(): Promise<void> {
     for (const controller of this.runs.values()) controller.abort();
@@ -128,6 +146,15 @@ export class OrchestratorServer {
     }
     if (request.method === 'POST' && url.pathname === '/v1/runs') {
       await this.startRun(request, response);
+      return;
+    }
+    if (request.method === 'GET' && url.pathname === '/v1/schedules') {
+      sendJson(response, 200, this.schedules?.list() ?? emptyScheduleListing());
+      return;
+    }
+    const fromHistory = await routeHistory(this.options.history, request.method, url);
+    if (fromHistory) {
+      sendJson(response, fromHistory.status, fromHistory.body);
       return;
     }
     const halt = /^\/v1\/runs\/([^/]+)\/halt$/.exec(url.pathname);
@@ -174,59 +201,135 @@ export class OrchestratorServer {
       });
       return;
     }
-    const controller = new AbortController();
-    const runId = newRunId();
     response.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
     const emit = (event: RunEvent): void => {
       if (!response.writableEnded) response.write(`${JSON.stringify(event)}\n`);
     };
     // A client that goes away (Ctrl-C, lost pipeline) halts its run: nobody is watching it.
+    const clientGone = new AbortController();
     response.on('close', () => {
-      if (!response.writableFinished) controller.abort();
+      if (!response.writableFinished) clientGone.abort();
     });
+    try {
+      const launched = await this.launchRun({
+        experiment: loaded.experiment,
+        file: runRequest.file,
+        source: runRequest.origin ?? this.options.historySource ?? 'api',
+        dryRun: runRequest.dryRun,
+        emit,
+        signal: clientGone.signal,
+        ...(runRequest.leaseMs === undefined ? {} : { leaseMs: runRequest.leaseMs }),
+        ...(runRequest.seed === undefined ? {} : { seed: runRequest.seed }),
+      });
+      await launched.done;
+    } finally {
+      response.end();
+    }
+  }
+
+  /**
+   * Starts a run: what `POST /v1/runs` does once the request is read, and how the scheduler starts
+   * its runs, so both are recorded in the history alike, can be halted by id and are aborted by
+   * `close`. Resolves once the run is recorded and started; `done` settles after it ended and its
+   * end is recorded.
+   */
+  async launchRun(request: LaunchRunRequest): Promise<LaunchedRun> {
+    const controller = new AbortController();
+    const runId = newRunId();
+    const emit = request.emit ?? (() => {});
+    if (request.signal?.aborted) controller.abort();
+    request.signal?.addEventListener('abort', () => controller.abort(), { once: true });
     const options = {
       runId,
-      experiment: loaded.experiment,
-      file: runRequest.file,
+      experiment: request.experiment,
+      file: request.file,
       signal: controller.signal,
       emit,
       logger: this.options.logger,
-      leaseMs: runRequest.leaseMs ?? this.options.leaseMs ?? 30_000,
-      ...(runRequest.seed === undefined ? {} : { seed: runRequest.seed }),
+      leaseMs: request.leaseMs ?? this.options.leaseMs ?? 30_000,
+      ...(request.seed === undefined ? {} : { seed: request.seed }),
     };
-    const work = (async () => {
+    // Recorded before anything is touched, so a crash from here on leaves a trace in the history.
+    const recorded =
+      request.dryRun !== true &&
+      (await this.recorder.start({
+        runId,
+        experiment: request.experiment.metadata.name,
+        file: request.file,
+        source: request.source,
+      }));
+    let end: RunEnd = { verdict: 'error', reason: 'the run ended without a journal' };
+    const work = (async (): Promise<LaunchOutcome> => {
       try {
-        if (runRequest.dryRun) {
+        if (request.dryRun === true) {
           const plan = await planExperiment(this.hub, options);
           emit({ type: 'plan', plan });
-        } else {
-          const journal = await runExperiment(this.hub, options);
-          emit({ type: 'journal', journal });
+          return { kind: 'plan', plan };
         }
+        const journal = await runExperiment(this.hub, options);
+        end = { journal };
+        emit({ type: 'journal', journal });
+        return { kind: 'journal', journal };
       } catch (error) {
-        emit({
-          type: 'failure',
-          error: isSimianError(error)
-            ? {
-                code: error.code,
-                message: error.message,
-                ...(error.hint === undefined ? {} : { hint: error.hint }),
-              }
-            : { code: 'SIMIAN_INTERNAL', message: (error as Error).message },
-        });
+        end = { verdict: 'error', reason: (error as Error).message };
+        const failure = isSimianError(error)
+          ? {
+              code: error.code,
+              message: error.message,
+              ...(error.hint === undefined ? {} : { hint: error.hint }),
+            }
+          : { code: 'SIMIAN_INTERNAL', message: (error as Error).message };
+        emit({ type: 'failure', error: failure });
+        return { kind: 'failure', error: failure };
       } finally {
-        response.end();
+        // Before the stream ends, so a client that exits on its last line finds the run finished.
+        if (recorded) await this.recorder.finish(runId, end);
       }
     })();
     this.runs.set(runId, controller);
     this.running.add(work);
-    try {
-      await work;
-    } finally {
+    const done = work.finally(() => {
       this.runs.delete(runId);
       this.running.delete(work);
-    }
+    });
+    return { runId, halt: () => controller.abort(), done };
   }
+}
+
+/** What answers `GET /v1/schedules` (the scheduler). */
+export interface ScheduleLister {
+  list(): ScheduleListing;
+}
+
+/** A run to start (`launchRun`): from `POST /v1/runs`, or from the scheduler. */
+export interface LaunchRunRequest {
+  experiment: Experiment;
+  file: string;
+  /** What started the run, recorded in the history. */
+  source: RunSource;
+  /** Only resolve targets; nothing is recorded. @default false */
+  dryRun?: boolean;
+  seed?: number;
+  /** @default the server's leaseMs */
+  leaseMs?: number;
+  /** Progress, as `POST /v1/runs` streams it. */
+  emit?: (event: RunEvent) => void;
+  /** Halts the run when it aborts. */
+  signal?: AbortSignal;
+}
+
+/** How a launched run ended: its journal, a dry run's plan, or why neither could be produced. */
+export type LaunchOutcome =
+  | { kind: 'journal'; journal: Journal }
+  | { kind: 'plan'; plan: Plan }
+  | { kind: 'failure'; error: { code: string; message: string; hint?: string } };
+
+export interface LaunchedRun {
+  runId: string;
+  /** Halts the run: its faults are reverted at once (verdict aborted). */
+  halt(): void;
+  /** Settles once the run has ended and its end is recorded. */
+  done: Promise<LaunchOutcome>;
 }
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {
