@@ -20,7 +20,13 @@ const haveNft = (() => {
 })();
 
 const plans: NftPlan[] = [
-  { kind: 'redirect-inbound', redirects: [{ port: 80, proxyPort: 41000 }, { port: 443, proxyPort: 41001 }] },
+  {
+    kind: 'redirect-inbound',
+    redirects: [
+      { port: 80, proxyPort: 41000 },
+      { port: 443, proxyPort: 41001 },
+    ],
+  },
   { kind: 'redirect-outbound', redirects: [{ address: '10.1.2.3', port: 5432, proxyPort: 41002 }] },
   { kind: 'drop-inbound', ports: [80, 8080], per10000: 3000 },
   { kind: 'drop-outbound', destinations: [{ address: '10.1.2.3', port: 53 }], per10000: 10_000 },
@@ -30,7 +36,9 @@ const plans: NftPlan[] = [
 ];
 
 describe.runIf(haveNft || process.env.CI === 'true')('nft rulesets', () => {
-  it.each(plans.map((plan) => [plan.kind, plan] as const))('%s loads, renews and deletes as one table', (_kind, plan) => {
+  it.each(
+    plans.map((plan) => [plan.kind, plan] as const),
+  )('%s loads, renews and deletes as one table', (_kind, plan) => {
     const ruleset = buildRuleset('simian_test', plan, 30_000);
     const renewal = buildRenewal('simian_test', plan, 60_000);
     const listed = inPrivateNamespace(
