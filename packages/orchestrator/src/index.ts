@@ -1,5 +1,13 @@
 export { loadExperimentFile, parseExperimentSource, validateFiles } from './experiments/load.js';
 export { type Experiment, experimentSchema } from './experiments/schema.js';
+export { type LoadedGameDay, loadGameDayFile, parseGameDaySource } from './gameday/load.js';
+export {
+  type GateReport,
+  gateReportSchema,
+  type SuiteReport,
+  suiteReportSchema,
+} from './gameday/report-schema.js';
+export { type GameDay, gameDaySchema } from './gameday/schema.js';
 export {
   type HistoryVerdict,
   type RunDetail,

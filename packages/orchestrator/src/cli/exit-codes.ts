@@ -7,6 +7,7 @@ export const exitCodes = {
   aborted: 2,
   error: 3,
   invalid: 4,
+  belowMinScore: 5,
 } as const;
 
 const INVALID_INPUT: ReadonlySet<string> = new Set<ErrorCode>([
@@ -14,6 +15,9 @@ const INVALID_INPUT: ReadonlySet<string> = new Set<ErrorCode>([
   'SIMIAN_FILE_NOT_FOUND',
   'SIMIAN_INVALID_EXPERIMENT',
   'SIMIAN_NO_TOKEN',
+  'SIMIAN_INVALID_GAMEDAY',
+  'SIMIAN_APPROVAL_REQUIRED',
+  'SIMIAN_RUN_NOT_FOUND',
 ]);
 
 export function exitCodeForError(code: string): number {

@@ -4,7 +4,12 @@ import { Command, CommanderError, Option } from 'commander';
 import { agentCommand, agentFlagsSchema } from './commands/agent.js';
 import { agentsCommand } from './commands/agents.js';
 import type { CommandResult } from './commands/command-result.js';
+import { gameDayCommand, gameDayFlagsSchema } from './commands/gameday.js';
+import { gateCommand, gateFlagsSchema, minScoreFlag } from './commands/gate.js';
+import { reportCommand, reportFlagsSchema } from './commands/report.js';
 import { runCommand, runFlagsSchema } from './commands/run.js';
+import { LIMIT_RANGE, runsCommand, runsFlagsSchema, timeBoundFlag, verdictFlag } from './commands/runs.js';
+import { DEFAULT_ORCHESTRATOR_URL, scheduleCommand, scheduleFlagsSchema } from './commands/schedule.js';
 import { serveCommand, serveFlagsSchema } from './commands/serve.js';
 import { validateCommand } from './commands/validate.js';
 import { exitCodeForError, exitCodes } from './exit-codes.js';
@@ -103,6 +108,57 @@ export function buildProgram(): Command {
       emit(result, flags.json);
     });
 
+  const leaseOption = () =>
+    new Option(
+      '--lease <duration>',
+      "how long agents keep a fault without hearing from the orchestrator (default: the orchestrator's, 30s embedded)",
+    ).argParser(durationFlag('--lease', MIN_LEASE_MS));
+  const suiteOutput = () => ({ ...stdout, columns: process.stdout.columns });
+  const terminal = { input: process.stdin, output: process.stdout };
+
+  program
+    .command('gameday')
+    .description(
+      'run a game day: experiments, pauses and approvals in order, with live progress and a report',
+    )
+    .argument('<file>', 'game-day file')
+    .addOption(orchestratorOption())
+    .option('--yes', 'approve every approval step in advance (needed without a terminal)', false)
+    .option('--report <dir>', 'write the reports here (default: $SIMIAN_STATE_DIR/gamedays/<id>/)')
+    .option('--json', 'no progress; print the report as JSON on stdout', false)
+    .addOption(leaseOption())
+    .addOption(tokenFileOption())
+    .action(async (file: string, options: Record<string, unknown>, command: Command) => {
+      const logger = createLogger(levelOf(command, 'warn'));
+      const flags = gameDayFlagsSchema.parse(options);
+      const result = await gameDayCommand(file, flags, suiteOutput(), terminal, logger, shutdownSignal());
+      emit(result, flags.json);
+    });
+
+  program
+    .command('gate')
+    .description('run experiments or a game day for a release pipeline; exit 0 only when they pass')
+    .argument('<paths...>', 'experiment files, directories of them, or game-day files')
+    .addOption(
+      new Option('--min-score <n>', 'lowest resilience score (0 to 100) that passes').argParser(minScoreFlag),
+    )
+    .option('--junit <file>', 'write JUnit XML here')
+    .option(
+      '--report <dir>',
+      'write the JSON and Markdown reports here (default: $SIMIAN_STATE_DIR/gates/<id>/)',
+    )
+    .addOption(orchestratorOption())
+    .option('--yes', 'approve every approval step of a game day in advance', false)
+    .option('--json', 'no progress; print the gate report as JSON on stdout', false)
+    .addOption(leaseOption())
+    .addOption(tokenFileOption())
+    .action(async (paths: string[], options: Record<string, unknown>, command: Command) => {
+      const logger = createLogger(levelOf(command, 'warn'));
+      const flags = gateFlagsSchema.parse(options);
+      const result = await gateCommand(paths, flags, suiteOutput(), terminal, logger, shutdownSignal());
+      emit(result, flags.json);
+    });
+
   program
     .command('serve')
     .description('run the orchestrator: the WebSocket hub for agents and the HTTP API')
@@ -120,6 +176,11 @@ export function buildProgram(): Command {
       new Option('--heartbeat <duration>', 'how often agents are pinged')
         .default(5_000, '5s')
         .argParser(durationFlag('--heartbeat', 100)),
+    )
+    .option(
+      '--experiments <dir>',
+      'run the spec.schedule of the experiments in this directory, reloaded on change (repeatable)',
+      (value: string, previous: string[] = []) => [...previous, value],
     )
     .addOption(tokenFileOption())
     .action(async (options: Record<string, unknown>, command: Command) => {
@@ -166,6 +227,59 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output', false)
     .action(async (options: { orchestrator: URL; tokenFile?: string; json: boolean }) => {
       emit(await agentsCommand(options.orchestrator, options.tokenFile), options.json);
+    });
+
+  program
+    .command('schedule')
+    .description("list an orchestrator's schedules: next fires, last results and skip reasons")
+    .addOption(orchestratorOption().default(new URL(DEFAULT_ORCHESTRATOR_URL), DEFAULT_ORCHESTRATOR_URL))
+    .addOption(tokenFileOption())
+    .option('--json', 'machine-readable output', false)
+    .action(async (options: Record<string, unknown>) => {
+      const flags = scheduleFlagsSchema.parse(options);
+      emit(await scheduleCommand(flags), flags.json);
+    });
+
+  program
+    .command('runs')
+    .description("list recorded runs, newest first (the local history, or an orchestrator's)")
+    .addOption(orchestratorOption())
+    .option('--experiment <name>', 'only runs of this experiment')
+    .addOption(
+      new Option('--verdict <verdict>', 'only runs with this verdict (or running)').argParser(verdictFlag),
+    )
+    .addOption(
+      new Option(
+        '--since <date>',
+        'only runs started at or after: 2026-11-22, 2026-11-22T10:00 (UTC), 24h',
+      ).argParser(timeBoundFlag('--since')),
+    )
+    .addOption(
+      new Option('--until <date>', 'only runs started before this').argParser(timeBoundFlag('--until')),
+    )
+    .addOption(
+      new Option('--limit <n>', 'at most this many runs (default 50)').argParser(
+        intFlag('--limit', ...LIMIT_RANGE),
+      ),
+    )
+    .option('--json', 'machine-readable output', false)
+    .addOption(tokenFileOption())
+    .action(async (options: Record<string, unknown>) => {
+      const flags = runsFlagsSchema.parse(options);
+      emit(await runsCommand(flags), flags.json);
+    });
+
+  program
+    .command('report')
+    .description('show one recorded run; --html writes a self-contained HTML report')
+    .argument('<run-id>', 'as `simian runs` lists it')
+    .addOption(orchestratorOption())
+    .option('--html <file>', 'write the HTML report (charts of every probe) to this file')
+    .option('--json', 'print the run and its journal as JSON', false)
+    .addOption(tokenFileOption())
+    .action(async (runId: string, options: Record<string, unknown>) => {
+      const flags = reportFlagsSchema.parse(options);
+      emit(await reportCommand(runId, flags), flags.json);
     });
 
   return program;

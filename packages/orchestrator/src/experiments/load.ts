@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { SimianError } from '@simian/protocol';
 import { type Document, LineCounter, type Node, parseDocument, type YAMLError } from 'yaml';
 import type { z } from 'zod';
+// gameday/load.ts builds on this module; the cycle is only entered at call time, never while loading.
+import { GAME_DAY_KIND, validateGameDaySource } from '../gameday/load.js';
 import { experimentErrorMap, formatIssues, type SourceIssue } from './format-issues.js';
 import { type Experiment, experimentSchema } from './schema.js';
 import { type DocumentPath, findKeyAt, locatePath, positionAt, renderPath } from './source-positions.js';
@@ -154,11 +156,34 @@ function kindOf(data: unknown): unknown {
   return data !== null && typeof data === 'object' ? (data as Record<string, unknown>).kind : undefined;
 }
 
+/** What a document of some kind must be: its `kind`, its schema, and what an empty file lacks. */
+export interface DocumentKind<T> {
+  kind: string;
+  schema: z.ZodType<T>;
+  emptyMessage: string;
+}
+
+/** A parsed document, or every issue found in it. */
+export type ParseDocumentResult<T> =
+  | {
+      ok: true;
+      value: T;
+      /** The document as written, before defaults. */
+      raw: unknown;
+      /** Places an issue found after parsing (e.g. in a file the document names) at a path of it. */
+      issueAt: (path: DocumentPath, message: string) => SourceIssue;
+    }
+  | { ok: false; issues: SourceIssue[] };
+
 /**
- * Parses and validates the text of an experiment file. Every problem comes back as an issue
- * at its line and column, sorted by position; nothing throws for bad input.
+ * Parses and validates the text of a YAML document of one kind. Every problem comes back as an
+ * issue at its line and column, sorted by position; nothing throws for bad input.
  */
-export function parseExperimentSource(text: string, file: string): ParseExperimentResult {
+export function parseDocumentSource<T>(
+  text: string,
+  file: string,
+  expected: DocumentKind<T>,
+): ParseDocumentResult<T> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const locator = new IssueLocator(text, file, doc, lineCounter);
@@ -174,26 +199,48 @@ export function parseExperimentSource(text: string, file: string): ParseExperime
     return { ok: false, issues: [locator.at(0, [], `YAML error: ${message}`)] };
   }
   if (data === null || data === undefined) {
+    return { ok: false, issues: [locator.at(0, [], expected.emptyMessage)] };
+  }
+  const result = expected.schema.safeParse(data, { error: experimentErrorMap });
+  if (result.success) {
     return {
-      ok: false,
-      issues: [
-        locator.at(
-          0,
-          [],
-          'the file is empty; expected an experiment with apiVersion, kind, metadata and spec',
-        ),
-      ],
+      ok: true,
+      value: result.data,
+      raw: data,
+      issueAt: (path, message) => locator.atNode(locatePath(doc, path).node, path, message),
     };
   }
-  const result = experimentSchema.safeParse(data, { error: experimentErrorMap });
-  if (result.success) return { ok: true, experiment: result.data };
   let zodIssues = result.error.issues;
   const kind = kindOf(data);
   // Another kind of document (a GameDay, say) fails every field of an Experiment; only the kind matters.
-  if (typeof kind === 'string' && kind !== 'Experiment') {
+  if (typeof kind === 'string' && kind !== expected.kind) {
     zodIssues = zodIssues.filter((issue) => issue.path.length === 1 && issue.path[0] === 'kind');
   }
   return { ok: false, issues: locator.fromZod(zodIssues, data).sort(byPosition) };
+}
+
+/** The `kind` a YAML text declares, or undefined when it declares none or does not parse. */
+export function documentKind(text: string): unknown {
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length > 0) return undefined;
+  try {
+    return kindOf(doc.toJS());
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Parses and validates the text of an experiment file. Every problem comes back as an issue
+ * at its line and column, sorted by position; nothing throws for bad input.
+ */
+export function parseExperimentSource(text: string, file: string): ParseExperimentResult {
+  const result = parseDocumentSource(text, file, {
+    kind: 'Experiment',
+    schema: experimentSchema,
+    emptyMessage: 'the file is empty; expected an experiment with apiVersion, kind, metadata and spec',
+  });
+  return result.ok ? { ok: true, experiment: result.value } : result;
 }
 
 function isNotFound(error: unknown): boolean {
@@ -274,14 +321,20 @@ export async function collectExperimentFiles(paths: readonly string[]): Promise<
 }
 
 /**
- * Validates every experiment file under `paths`. Invalid content is reported, never thrown.
+ * Validates every experiment and game-day file under `paths`. Invalid content is reported, never thrown.
  * @throws SimianError SIMIAN_FILE_NOT_FOUND when a path does not exist or a file cannot be read.
  */
 export async function validateFiles(paths: readonly string[]): Promise<FileValidation[]> {
   const files = await collectExperimentFiles(paths);
   const results: FileValidation[] = [];
   for (const file of files) {
-    const result = parseExperimentSource(await readSource(file), file);
+    const source = await readSource(file);
+    // Game days are checked with the experiments they name.
+    if (documentKind(source) === GAME_DAY_KIND) {
+      results.push(await validateGameDaySource(source, file));
+      continue;
+    }
+    const result = parseExperimentSource(source, file);
     results.push(
       result.ok
         ? { file, ok: true, issues: [], name: result.experiment.metadata.name }
