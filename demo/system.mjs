@@ -121,7 +121,12 @@ async function stopReplica({ child, exited }) {
  *   ports let an experiment name a replica's port, as the demo's latency step does.
  * @returns {Promise<{ lbUrl: string, lbPort: number, replicas: Replica[], stop: () => Promise<void> }>}
  */
-export async function startDemoSystem({ lbPort = 18080, replicas = 3, app = 'demo-web', replicaBasePort = 0 } = {}) {
+export async function startDemoSystem({
+  lbPort = 18080,
+  replicas = 3,
+  app = 'demo-web',
+  replicaBasePort = 0,
+} = {}) {
   if (!Number.isInteger(replicas) || replicas < 1) {
     throw new Error(`demo: replicas must be a positive integer, got ${replicas}`);
   }
@@ -129,7 +134,11 @@ export async function startDemoSystem({ lbPort = 18080, replicas = 3, app = 'dem
     name: `web-${i + 1}`,
     zone: i % 2 === 0 ? 'zone-a' : 'zone-b',
   }));
-  const settled = await Promise.allSettled(names.map(({ name, zone }, i) => spawnReplica(name, zone, app, replicaBasePort === 0 ? 0 : replicaBasePort + i)));
+  const settled = await Promise.allSettled(
+    names.map(({ name, zone }, i) =>
+      spawnReplica(name, zone, app, replicaBasePort === 0 ? 0 : replicaBasePort + i),
+    ),
+  );
   /** @type {Running[]} */
   const running = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = settled.find((s) => s.status === 'rejected');
