@@ -1,5 +1,5 @@
-// `pnpm bench`: simian's kill latency and command round trip, each side by side with a baseline
-// measured in the same run. Writes bench/results/latest.{json,md} and prints the Markdown.
+// `pnpm bench`: simian's kill latency, command round trip and fault proxy, each side by side with
+// a baseline measured in the same run. Writes bench/results/latest.{json,md} and prints the Markdown.
 // See bench/README.md for what each figure means.
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -16,6 +16,7 @@ import { OrchestratorServer } from '../packages/orchestrator/dist/index.js';
 import * as protocol from '../packages/protocol/dist/index.js';
 import { instrument, measureDecode } from './lib/diagnostics.mjs';
 import { BENCH_LABEL, IMAGE, measureKillLatency } from './lib/kill-latency.mjs';
+import { measureProxy } from './lib/proxy-bench.mjs';
 import { renderMarkdown } from './lib/report.mjs';
 import { measureRoundTrips, noopSender, spawnNoopTarget, startEcho } from './lib/round-trip.mjs';
 import { rounded, withTimeout } from './lib/stats.mjs';
@@ -38,6 +39,23 @@ const RT_BLOCK = 1_000;
 /** Everything (setup, both measurements, cleanup) must finish within this. */
 const DEADLINE_MS = env('BENCH_DEADLINE_MS', 240_000);
 const GOALS = { killRatio: 1.05, roundTripP50Ratio: 1.5 };
+/** `proxy`: only (c), the fault proxy; unset: everything. */
+const BENCH_ONLY = process.env.BENCH_ONLY ?? '';
+if (!['', 'proxy'].includes(BENCH_ONLY)) {
+  process.stderr.write(`BENCH_ONLY=${BENCH_ONLY}: expected "proxy" or nothing\n`);
+  process.exit(2);
+}
+const PROXY = {
+  proxyMain: fileURLToPath(
+    new URL('../packages/agent/dist/network/proxy/fault-proxy-main.js', import.meta.url),
+  ),
+  rounds: env('BENCH_PROXY_ROUNDS', 3),
+  rtSamples: env('BENCH_PROXY_RT_SAMPLES', 10_000),
+  rtWarmup: env('BENCH_PROXY_RT_WARMUP', 1_000),
+  accuracySamples: env('BENCH_PROXY_ACCURACY_SAMPLES', 1_000),
+  /** Round trips per second in the accuracy runs: 5 connections at 10 ms, 50 at 100 ms. */
+  accuracyRate: env('BENCH_PROXY_ACCURACY_RATE', 500),
+};
 
 const progress = (line) => process.stderr.write(`${line}\n`);
 const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' });
@@ -182,6 +200,25 @@ async function main() {
     node: process.version,
     docker: 'not available',
   };
+
+  if (BENCH_ONLY === 'proxy') {
+    machine.docker = 'not used (BENCH_ONLY=proxy)';
+    const stateDir = await mkdtemp(join(os.tmpdir(), 'simian-bench-'));
+    defer('bench state directory', () => rm(stateDir, { recursive: true, force: true }));
+    const proxy = await measureProxy({ ...PROXY, stateDir, runTag, defer, progress });
+    // Its own files, so a partial run does not replace the last full one.
+    await writeResults(
+      {
+        startedAt: startedAt.toISOString(),
+        durationS: Math.round((Date.now() - startedAt.getTime()) / 100) / 10,
+        only: 'proxy',
+        machine,
+        proxy,
+      },
+      'latest-proxy',
+    );
+    return;
+  }
 
   const engine = await dockerEngine();
   if (engine.docker) machine.docker = engine.version;
@@ -340,6 +377,9 @@ async function main() {
     await shmAgent.stop();
   }
 
+  // (c) the fault proxy, in its own process.
+  const proxy = await measureProxy({ ...PROXY, stateDir, runTag, defer, progress });
+
   const killRatio = kill ? kill.simian.dead.p50 / kill.direct.dead.p50 : Number.NaN;
   const rtRatio = roundTrip.simian.p50 / roundTrip.echo.p50;
   const roundedAll = (summaries) =>
@@ -385,13 +425,18 @@ async function main() {
       noopStagesOnDiskMs: roundedAll(noopOnDisk),
       noopStagesOnTmpfsMs: roundedAll(noopOnTmpfs),
     },
+    proxy,
   };
+  await writeResults(results);
+}
+
+async function writeResults(results, name = 'latest') {
   const markdown = renderMarkdown(results);
   await mkdir(RESULTS, { recursive: true });
-  await writeFile(join(RESULTS, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
-  await writeFile(join(RESULTS, 'latest.md'), markdown);
+  await writeFile(join(RESULTS, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(join(RESULTS, `${name}.md`), markdown);
   process.stdout.write(markdown);
-  progress(`wrote ${join(RESULTS, 'latest.json')} and latest.md`);
+  progress(`wrote ${join(RESULTS, `${name}.json`)} and ${name}.md`);
 }
 
 try {

@@ -5,6 +5,19 @@ const verdict = (pass) => (pass ? 'pass' : '**FAIL**');
 
 /** @param {any} r the results object written to latest.json */
 export function renderMarkdown(r) {
+  const m = r.machine;
+  return [
+    `## simian bench, ${r.startedAt} (${r.durationS} s)${r.only ? `, only ${r.only} (BENCH_ONLY)` : ''}`,
+    '',
+    ...(r.roundTrip ? renderCore(r) : []),
+    ...(r.proxy ? renderProxy(r.proxy) : []),
+    `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.platform}, Node ${m.node}, Docker Engine ${m.docker}.`,
+    '',
+  ].join('\n');
+}
+
+/** (a), (b), memory and diagnostics. */
+function renderCore(r) {
   const rows = ['| Figure | simian | baseline | ratio | goal | result |', '|---|---:|---:|---:|---|---|'];
   if (r.kill) {
     const { simian, direct } = r.kill;
@@ -48,17 +61,34 @@ export function renderMarkdown(r) {
     );
   }
   if (r.kill?.agentDetail) diagnostics.push(`- Agent's kill detail: "${r.kill.agentDetail}".`);
-  const m = r.machine;
-  return [
-    `## simian bench, ${r.startedAt} (${r.durationS} s)`,
+  return [...rows, '', 'Diagnostics (informational):', '', ...diagnostics, ''];
+}
+
+/** (c) the fault proxy against a direct connection and HAProxy. */
+function renderProxy(p) {
+  const mbps = (side) => (side ? `${side.medianMBps.toFixed(0)} MB/s` : 'not measured');
+  const cpu = (seconds) => (Number.isFinite(seconds) ? `${seconds.toFixed(2)} s` : 'n/a');
+  const result = (pass) => (pass === undefined ? 'not measured' : verdict(pass));
+  const t = p.throughput;
+  const rt = p.roundTrip;
+  const haproxyName = p.haproxy.version ? p.haproxy.version.replace(/ - .*/, '') : 'HAProxy';
+  const rows = [
+    `### (c) Fault proxy (own process) vs a direct connection and ${haproxyName} (${p.haproxy.config ?? p.haproxy.skipped})`,
     '',
-    ...rows,
-    '',
-    'Diagnostics (informational):',
-    '',
-    ...diagnostics,
-    '',
-    `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.platform}, Node ${m.node}, Docker Engine ${m.docker}.`,
-    '',
-  ].join('\n');
+    '| Figure | fault proxy | direct | HAProxy | goal | result |',
+    '|---|---:|---:|---:|---|---|',
+    `| (c) Throughput, 1 GiB upstream → client, median of ${t.rounds} interleaved | ${mbps(t.faultProxy)} | ${mbps(t.direct)} | ${mbps(t.haproxy)} | ≥ HAProxy (${ratio(t.ratioVsHaproxy)}) | ${result(t.pass)} |`,
+    `| (c) Relay CPU time per GiB (median) | ${cpu(t.cpuSecondsPerGiB.faultProxy)} | — | ${cpu(t.cpuSecondsPerGiB.haproxy)} | — | info |`,
+    `| (c) Round trip p50, 64 B ping-pong on one connection (n=${rt.samples} each), zero delay | ${us(rt.ms.faultProxy.p50)} | ${us(rt.ms.direct.p50)} | ${rt.ms.haproxy ? us(rt.ms.haproxy.p50) : 'not measured'} | added ≤ ${p.goals.addedRoundTripUs} µs (${rt.addedRoundTripUs.toFixed(0)} µs) | ${verdict(rt.pass)} |`,
+    `| (c) Round trip p99 | ${us(rt.ms.faultProxy.p99)} | ${us(rt.ms.direct.p99)} | ${rt.ms.haproxy ? us(rt.ms.haproxy.p99) : 'not measured'} | — | info |`,
+  ];
+  for (const a of p.accuracy) {
+    rows.push(
+      `| (c) Injected ${a.delayMs} ms: \\|RTT − direct p50 − delay\\| p50 / p99 (n=${a.samples}, ${a.connections} connections, direct driven alike) | ${ms(a.absErrorMs.p50, 3)} / ${ms(a.absErrorMs.p99, 3)} | RTT p50 ${ms(a.directMs.p50, 3)}, p99 ${ms(a.directMs.p99, 3)} | — | ≤ ${p.goals.accuracyP50Ms} ms / ≤ ${p.goals.accuracyP99Ms} ms | ${verdict(a.pass)} |`,
+      `| (c) Injected ${a.delayMs} ms: RTT − delay at p50 / p99 (shift over direct at the same percentile) | ${ms(a.viaProxyMs.p50 - a.delayMs, 3)} / ${ms(a.viaProxyMs.p99 - a.delayMs, 3)} (${ms(a.percentileShiftMs.p50, 3)} / ${ms(a.percentileShiftMs.p99, 3)}) | — | — | — | info |`,
+      `| (c) Injected ${a.delayMs} ms: the proxy's own lateness, due time → sent, p50 / p99 / max (n=${a.proxyLatenessMs?.count ?? 'n/a'}, warm-up included) | ${a.proxyLatenessMs ? `${ms(a.proxyLatenessMs.p50, 3)} / ${ms(a.proxyLatenessMs.p99, 3)} / ${ms(a.proxyLatenessMs.max, 3)}` : 'n/a'} | — | — | — | info |`,
+      `| (c) Injected ${a.delayMs} ms: signed error p50 / max; \\|error\\| p50 / p99 against the busy direct p50 instead; fault proxy CPU | ${ms(a.signedErrorMs.p50, 3)} / ${ms(a.signedErrorMs.max, 3)}; ${ms(a.absErrorVsBusyDirectMs.p50, 3)} / ${ms(a.absErrorVsBusyDirectMs.p99, 3)}; CPU ${a.proxyCpuPercent.toFixed(0)}% | — | — | — | info |`,
+    );
+  }
+  return [...rows, ''];
 }

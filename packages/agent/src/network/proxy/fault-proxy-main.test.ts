@@ -177,6 +177,8 @@ describe('fault-proxy-main', () => {
     expect(await within(proxy.exit, 5_000, 'exit at the moved deadline')).toEqual({ code: 0, signal: null });
     expect(proxy.stderr()).toContain('skipped a line that is not JSON');
     expect(proxy.stderr()).toContain('skipped a bad deadline update');
+    const last = JSON.parse(proxy.stderr().trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+    expect(last).toMatchObject({ msg: `fault ${tag}: deadline reached`, stats: { verified: 2 } });
   });
 
   it('keeps running when stdin ends, and exits 0 promptly on SIGTERM', async () => {

@@ -12,8 +12,8 @@ import { deadlineUpdateSchema, decodeFaultProxyConfig, FaultProxy, formatIssues 
 /** A stdin line longer than this is dropped: deadline updates are tiny. */
 const MAX_LINE_CHARS = 64 * 1024;
 
-function log(msg: string, level: 'info' | 'warn' | 'error' = 'info'): void {
-  process.stderr.write(`${JSON.stringify({ level, time: Date.now(), pid: process.pid, msg })}\n`);
+function log(msg: string, level: 'info' | 'warn' | 'error' = 'info', fields: object = {}): void {
+  process.stderr.write(`${JSON.stringify({ level, time: Date.now(), pid: process.pid, msg, ...fields })}\n`);
 }
 
 function answer(line: Record<string, unknown>): void {
@@ -108,7 +108,11 @@ async function main(): Promise<number> {
   log(`fault ${values.fault}: listening on ${ports.join(', ')}`);
   followStdin(proxy);
   const end = await proxy.ended;
-  log(`fault ${values.fault}: ${end === 'deadline' ? 'deadline reached' : 'stopped'}`);
+  // The counters and the lateness of delayed chunks, for whoever reads the log (the bench does).
+  log(`fault ${values.fault}: ${end === 'deadline' ? 'deadline reached' : 'stopped'}`, 'info', {
+    stats: proxy.stats,
+    lateness: proxy.lateness,
+  });
   return 0;
 }
 

@@ -182,7 +182,7 @@ describe('config', () => {
 describe('latency', () => {
   it('adds the delay to each request/response round trip', async () => {
     const upstream = await startEcho();
-    const { port } = await startProxy(upstream.port, { kind: 'latency', delayMs: 100, jitterMs: 0 });
+    const { proxy, port } = await startProxy(upstream.port, { kind: 'latency', delayMs: 100, jitterMs: 0 });
     const client = await dial(port);
     const ping = Buffer.alloc(64, 1);
     const rtts: number[] = [];
@@ -195,6 +195,8 @@ describe('latency', () => {
     }
     expect(median(rtts)).toBeGreaterThanOrEqual(90);
     expect(median(rtts)).toBeLessThanOrEqual(110);
+    // Every delayed chunk went through the timer queue and was counted.
+    expect(proxy.lateness.count).toBeGreaterThanOrEqual(21);
   });
 
   it('keeps byte order under jitter', async () => {

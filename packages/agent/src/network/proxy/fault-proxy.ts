@@ -1,7 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
-import { type TimerHandle, TimerQueue } from './timer-queue.js';
+import { type Lateness, type TimerHandle, TimerQueue } from './timer-queue.js';
 
 /** A client whose first bytes are `SIMIAN-VERIFY <verifyToken>\n` is answered by the proxy itself. */
 export const VERIFY_PREFIX = 'SIMIAN-VERIFY ';
@@ -748,6 +748,11 @@ export class FaultProxy {
 
   get stats(): Readonly<FaultProxyStats> {
     return { ...this.#stats };
+  }
+
+  /** How late delayed chunks went out, measured inside the proxy (latency listeners only). */
+  get lateness(): Lateness {
+    return this.#timers.lateness();
   }
 
   /**

@@ -21,6 +21,17 @@ interface Entry extends TimerHandle {
   cancelled: boolean;
 }
 
+/** How late tasks ran: percentiles from a histogram of 10 µs buckets (exact below 20 ms). */
+export interface Lateness {
+  count: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+const BUCKET_MS = 0.01;
+const BUCKETS = 2_000;
+
 export interface TimerQueueOptions {
   /** @default DEFAULT_SPIN_MS */
   spinMs?: number;
@@ -42,6 +53,9 @@ export class TimerQueue {
   #timerWake = Number.POSITIVE_INFINITY;
   #immediate: NodeJS.Immediate | undefined;
   #closed = false;
+  readonly #late = new Uint32Array(BUCKETS + 1);
+  #lateCount = 0;
+  #lateMax = 0;
 
   constructor(options: TimerQueueOptions = {}) {
     this.#spinMs = options.spinMs ?? DEFAULT_SPIN_MS;
@@ -72,6 +86,20 @@ export class TimerQueue {
     (handle as Entry).cancelled = true;
   }
 
+  /** How late the tasks run so far were, from their due time to the turn that ran them. */
+  lateness(): Lateness {
+    const percentile = (q: number): number => {
+      const rank = Math.max(1, Math.ceil(q * this.#lateCount));
+      let seen = 0;
+      for (let i = 0; i < this.#late.length; i += 1) {
+        seen += this.#late[i] ?? 0;
+        if (seen >= rank) return i === BUCKETS ? this.#lateMax : (i + 1) * BUCKET_MS;
+      }
+      return Number.NaN;
+    };
+    return { count: this.#lateCount, p50Ms: percentile(0.5), p99Ms: percentile(0.99), maxMs: this.#lateMax };
+  }
+
   /** Drops every task and timer; the queue cannot be used afterwards. */
   close(): void {
     this.#closed = true;
@@ -87,13 +115,22 @@ export class TimerQueue {
     try {
       for (let top = this.#heap[0]; top !== undefined && top.due <= now; top = this.#heap[0]) {
         this.#pop();
-        if (!top.cancelled) top.run();
+        if (top.cancelled) continue;
+        this.#recordLateness(now - top.due);
+        top.run();
       }
     } finally {
       // Re-armed even when a task throws, so one failure does not stall every other connection.
       if (!this.#closed) this.#arm();
     }
   };
+
+  #recordLateness(ms: number): void {
+    const bucket = Math.min(BUCKETS, Math.floor(ms / BUCKET_MS));
+    this.#late[bucket] = (this.#late[bucket] ?? 0) + 1;
+    this.#lateCount += 1;
+    if (ms > this.#lateMax) this.#lateMax = ms;
+  }
 
   #arm(): void {
     let top = this.#heap[0];
