@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli, startCli } from '../helpers/cli.js';
 import { dockerAvailable } from '../helpers/docker-fixtures.js';
 import { eventually } from '../helpers/wait.js';
-import { inlineYaml, startWebFleet, type WebFleet } from '../helpers/web-fleet.js';
+import { inlineYaml, type WebFleet, webFleetPerTest } from '../helpers/web-fleet.js';
 
 interface Report {
   outcome: string;
@@ -70,15 +70,7 @@ async function writeGameDay(fleet: WebFleet, onFailure: 'stop' | 'continue'): Pr
 }
 
 describe.skipIf(!dockerAvailable())('simian gameday against real containers', () => {
-  const fleets: WebFleet[] = [];
-  const fleet = async () => {
-    const created = await startWebFleet(3);
-    fleets.push(created);
-    return created;
-  };
-  afterEach(async () => {
-    await Promise.all(fleets.splice(0).map((f) => f.cleanup()));
-  });
+  const fleet = webFleetPerTest(3);
 
   it('onFailure stop: the failing middle step skips the rest; its faults are reverted', async () => {
     const f = await fleet();

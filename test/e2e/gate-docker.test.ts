@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { XMLParser } from 'fast-xml-parser';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { dockerAvailable } from '../helpers/docker-fixtures.js';
-import { startWebFleet, type WebFleet } from '../helpers/web-fleet.js';
+import { parseJUnit } from '../helpers/junit.js';
+import { type WebFleet, webFleetPerTest } from '../helpers/web-fleet.js';
 
 interface TestCase {
   classname: string;
@@ -25,28 +25,12 @@ interface JUnit {
   };
 }
 
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '',
-  textNodeName: 'text',
-  htmlEntities: true,
-  isArray: (name) => ['testsuite', 'testcase', 'property'].includes(name),
-});
-
 async function readJUnit(path: string): Promise<JUnit> {
-  return parser.parse(await readFile(path, 'utf8')) as JUnit;
+  return parseJUnit(await readFile(path, 'utf8')) as JUnit;
 }
 
 describe.skipIf(!dockerAvailable())('simian gate against real containers', () => {
-  const fleets: WebFleet[] = [];
-  const fleet = async () => {
-    const created = await startWebFleet(3);
-    fleets.push(created);
-    return created;
-  };
-  afterEach(async () => {
-    await Promise.all(fleets.splice(0).map((f) => f.cleanup()));
-  });
+  const fleet = webFleetPerTest(3);
 
   /** `simian gate` with a JUnit file and a report directory in the fleet's workspace. */
   async function gate(f: WebFleet, args: string[], env: NodeJS.ProcessEnv = {}) {

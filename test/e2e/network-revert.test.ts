@@ -6,7 +6,6 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,6 +15,7 @@ import { experimentYaml, runCli, startCli, tempWorkspace } from '../helpers/cli.
 import { containerState, docker, dockerAvailable, startWebContainers } from '../helpers/docker-fixtures.js';
 import { isProcessAlive } from '../helpers/leftovers.js';
 import { assertNoNetworkLeftovers, faultProxyPids, simianTables } from '../helpers/network-leftovers.js';
+import { startAgent, startServe } from '../helpers/orchestrator.js';
 import { eventually } from '../helpers/wait.js';
 
 /** The injected delay: far above a normal round trip on the bridge (about 1 ms), far below a probe timeout. */
@@ -119,14 +119,6 @@ function ledgerFaultIds(ledgerPath: string): string[] {
   // Written by rename, so never torn; a missing ledger is a failure here, not an empty one.
   const ledger = JSON.parse(readFileSync(ledgerPath, 'utf8')) as { entries: Array<{ faultId: string }> };
   return ledger.entries.map((entry) => entry.faultId);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Milliseconds until `check` holds, polling every 100 ms; NaN when it never did within `timeoutMs`. */
@@ -250,64 +242,20 @@ describe.skipIf(!dockerAvailable())(
       const tokenFile = join(space.dir, 'token');
       await writeFile(tokenFile, 'net-revert-token\n');
       const ledgerPath = join(space.dir, 'agent.ledger.json');
-      const port = await freePort();
       const env = { SIMIAN_STATE_DIR: join(space.dir, 'state') };
-
-      const serve = startCli(
-        [
-          'serve',
-          '--listen',
-          `127.0.0.1:${port}`,
-          '--lease',
-          options.serveLease,
-          '--heartbeat',
-          '500ms',
-          '--token-file',
+      const serve = await startServe({ lease: options.serveLease, tokenFile, env, cleanups: processes });
+      /** Starts the agent, first and after a kill, with the same name and ledger; resolves once connected. */
+      const restartAgent = () =>
+        startAgent({
+          serve,
+          name: 'net-revert-agent',
+          driver: 'docker',
+          ledger: ledgerPath,
           tokenFile,
-        ],
-        env,
-      );
-      processes.push(async () => {
-        if (serve.child.pid && isProcessAlive(serve.child.pid)) serve.child.kill('SIGKILL');
-      });
-      expect(
-        await eventually(() => serve.output().includes('orchestrator listening'), 15_000),
-        serve.output(),
-      ).toBe(true);
-
-      /** Starts an agent; a restart uses the same name and ledger. Resolves once it has connected. */
-      const startAgent = async () => {
-        const agent = startCli(
-          [
-            'agent',
-            '--orchestrator',
-            `ws://127.0.0.1:${port}`,
-            '--name',
-            'net-revert-agent',
-            '--driver',
-            'docker',
-            '--ledger',
-            ledgerPath,
-            '--token-file',
-            tokenFile,
-          ],
           env,
-        );
-        processes.push(async () => {
-          if (agent.child.pid && isProcessAlive(agent.child.pid)) {
-            // SIGTERM reverts what it holds; bounded, then SIGKILL.
-            agent.child.kill('SIGTERM');
-            await Promise.race([agent.exited, sleep(10_000)]);
-            if (isProcessAlive(agent.child.pid)) agent.child.kill('SIGKILL');
-          }
+          cleanups: processes,
         });
-        expect(
-          await eventually(() => agent.output().includes('connected to the orchestrator'), 15_000),
-          agent.output(),
-        ).toBe(true);
-        return agent;
-      };
-      const agent = await startAgent();
+      const agent = await restartAgent();
 
       const file = await space.write(
         'latency-long.yaml',
@@ -327,7 +275,7 @@ describe.skipIf(!dockerAvailable())(
           'run',
           file,
           '--orchestrator',
-          `http://127.0.0.1:${port}`,
+          serve.url,
           '--token-file',
           tokenFile,
           ...(options.runLease ? ['--lease', options.runLease] : []),
@@ -343,7 +291,7 @@ describe.skipIf(!dockerAvailable())(
       const tag = faultTag(faultIds[0] as string);
       tags.push(tag);
       await expectActing(target, tag);
-      return { serve, agent, startAgent, run, ledgerPath, faultId: faultIds[0] as string, tag };
+      return { serve, agent, restartAgent, run, ledgerPath, faultId: faultIds[0] as string, tag };
     }
 
     it('normal end, passed: latency acts during the run and is gone with its proxy when the run ends', async () => {
@@ -469,7 +417,7 @@ spec:
       expect(await tablesIn(target), hub.agent.output()).toEqual([]);
       expect(await eventually(() => proxiesIn(target.pid).length === 0, 3_000)).toBe(true);
       expect(ledgerFaultIds(hub.ledgerPath)).toEqual([]);
-      expect(isProcessAlive(hub.agent.child.pid as number), 'the agent keeps running').toBe(true);
+      expect(isProcessAlive(hub.agent.pid), 'the agent keeps running').toBe(true);
       await expectReverted(target);
       // The client notices the orchestrator is gone and says so instead of hanging.
       expect(await Promise.race([hub.run.exited, sleep(15_000).then(() => 'hung')])).toBe(3);
@@ -487,7 +435,7 @@ spec:
       expect(ledgerFaultIds(hub.ledgerPath)).toEqual([hub.faultId]);
 
       const restarted = performance.now();
-      const agent = await hub.startAgent();
+      const agent = await hub.restartAgent();
       const endedMs = await msUntil(() => normal(target.ip), 10_000);
       // Recovered before it accepts work: the revert is logged before the agent connects.
       const recoveredAt = agent.output().indexOf('reverted faults left by a previous run of this agent');
@@ -520,7 +468,7 @@ spec:
       expect(await tablesIn(target)).toEqual([`inet ${hub.tag}`]);
       expect(await normal(target.ip)).toBe(true);
 
-      const agent = await hub.startAgent();
+      const agent = await hub.restartAgent();
       expect(agent.output()).toContain('reverted faults left by a previous run of this agent');
       expect(await tablesIn(target)).toEqual([]);
       expect(ledgerFaultIds(hub.ledgerPath)).toEqual([]);

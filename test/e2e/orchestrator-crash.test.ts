@@ -1,19 +1,11 @@
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { experimentYaml, startCli, tempWorkspace } from '../helpers/cli.js';
 import { containerState, dockerAvailable, startWebContainers } from '../helpers/docker-fixtures.js';
 import { isProcessAlive } from '../helpers/leftovers.js';
+import { startAgent, startServe } from '../helpers/orchestrator.js';
 import { eventually } from '../helpers/wait.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe.skipIf(!dockerAvailable())(
   'orchestrator crash (simian serve and simian agent as real processes)',
@@ -30,51 +22,18 @@ describe.skipIf(!dockerAvailable())(
       cleanups.push(() => workspace.cleanup());
       const tokenFile = join(workspace.dir, 'token');
       await writeFile(tokenFile, 'crash-test-token\n');
-      const port = await freePort();
       const env = { SIMIAN_STATE_DIR: join(workspace.dir, 'state') };
 
-      const serve = startCli(
-        [
-          'serve',
-          '--listen',
-          `127.0.0.1:${port}`,
-          '--lease',
-          '3s',
-          '--heartbeat',
-          '500ms',
-          '--token-file',
-          tokenFile,
-        ],
+      const serve = await startServe({ lease: '3s', tokenFile, env, cleanups });
+      const agent = await startAgent({
+        serve,
+        name: 'crash-agent',
+        zone: 'zone-a',
+        driver: 'docker',
+        tokenFile,
         env,
-      );
-      cleanups.push(() => {
-        if (serve.child.pid && isProcessAlive(serve.child.pid)) serve.child.kill('SIGKILL');
+        cleanups,
       });
-      expect(await eventually(() => serve.output().includes('orchestrator listening'), 15_000)).toBe(true);
-
-      const agent = startCli(
-        [
-          'agent',
-          '--orchestrator',
-          `ws://127.0.0.1:${port}`,
-          '--name',
-          'crash-agent',
-          '--zone',
-          'zone-a',
-          '--driver',
-          'docker',
-          '--token-file',
-          tokenFile,
-        ],
-        env,
-      );
-      cleanups.push(async () => {
-        if (agent.child.pid && isProcessAlive(agent.child.pid)) {
-          agent.child.kill('SIGTERM');
-          await agent.exited;
-        }
-      });
-      expect(await eventually(() => serve.output().includes('"agent connected"'), 15_000)).toBe(true);
 
       const file = await workspace.write(
         'pause.yaml',
@@ -89,10 +48,7 @@ describe.skipIf(!dockerAvailable())(
           successRate: 0,
         }),
       );
-      const run = startCli(
-        ['run', file, '--orchestrator', `http://127.0.0.1:${port}`, '--token-file', tokenFile],
-        env,
-      );
+      const run = startCli(['run', file, '--orchestrator', serve.url, '--token-file', tokenFile], env);
       cleanups.push(() => {
         if (run.child.pid && isProcessAlive(run.child.pid)) run.child.kill('SIGKILL');
       });

@@ -3,26 +3,18 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { experimentYaml, repoRoot, runCli, startCli, tempWorkspace } from '../helpers/cli.js';
+import {
+  experimentYaml,
+  pauseAllFor2Minutes,
+  repoRoot,
+  runCli,
+  startCli,
+  tempWorkspace,
+} from '../helpers/cli.js';
 import { type DemoSystem, startDemoSystem } from '../helpers/demo-system.js';
 import { assertNoLeftovers } from '../helpers/leftovers.js';
-import { processState } from '../helpers/processes.js';
+import { allStopped, processState } from '../helpers/processes.js';
 import { eventually } from '../helpers/wait.js';
-
-/** Freezes every replica for far longer than the test waits: only a crash or a halt ends it. */
-function pauseAllFor2Minutes(name: string, app: string, probeUrl: string): string {
-  return experimentYaml({
-    name,
-    driver: 'process',
-    labels: { app },
-    mode: 'all',
-    fault: 'type: pause',
-    duration: '120s',
-    probeUrl,
-    before: '300ms',
-    successRate: 0,
-  });
-}
 
 describe('simian run with the process driver (the demo path)', () => {
   const systems: DemoSystem[] = [];
@@ -108,12 +100,7 @@ describe('simian run with the process driver (the demo path)', () => {
     const file = await workspace.write('pause-long.yaml', pauseAllFor2Minutes('pause-long', app, probeUrl));
     const run = startCli(['run', file], env);
     const pids = system.replicas.map((replica) => replica.pid);
-    expect(
-      await eventually(
-        async () => (await Promise.all(pids.map(processState))).every((s) => s === 'T'),
-        20_000,
-      ),
-    ).toBe(true);
+    expect(await eventually(() => allStopped(pids), 20_000)).toBe(true);
     run.child.kill('SIGKILL');
     await run.exited;
     // Nobody is left to revert: the replicas stay frozen until the next simian starts.
@@ -156,12 +143,7 @@ describe('simian run with the process driver (the demo path)', () => {
     const journalPath = join(workspace.dir, 'halt.json');
     const run = startCli(['run', file, '--journal', journalPath], env);
     const pids = system.replicas.map((replica) => replica.pid);
-    expect(
-      await eventually(
-        async () => (await Promise.all(pids.map(processState))).every((s) => s === 'T'),
-        20_000,
-      ),
-    ).toBe(true);
+    expect(await eventually(() => allStopped(pids), 20_000)).toBe(true);
     run.child.kill('SIGINT');
     expect(await run.exited).toBe(2);
     expect(await Promise.all(pids.map(processState))).not.toContain('T');

@@ -1,21 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { experimentYaml, runCli, startCli, tempWorkspace } from '../helpers/cli.js';
+import { experimentYaml, pauseAllFor2Minutes, runCli, startCli, tempWorkspace } from '../helpers/cli.js';
 import { type DemoSystem, startDemoSystem } from '../helpers/demo-system.js';
 import { isProcessAlive } from '../helpers/leftovers.js';
-import { processState } from '../helpers/processes.js';
+import {
+  type AgentOptions,
+  freePort,
+  type ServeOptions,
+  startAgent,
+  startServe,
+} from '../helpers/orchestrator.js';
+import { allStopped, processState } from '../helpers/processes.js';
 import { eventually } from '../helpers/wait.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 interface ListedRun {
   runId: string;
@@ -32,7 +30,7 @@ describe('run history (simian serve, simian runs, simian report as real processe
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  /** A demo system, a token, and serve + agent started by `startServe` / `startAgent`. */
+  /** A demo system, a token, and the options of its serve and agent. */
   async function setup() {
     const app = `hist-${randomUUID().slice(0, 8)}`;
     const system: DemoSystem = await startDemoSystem({ lbPort: 0, app });
@@ -45,67 +43,29 @@ describe('run history (simian serve, simian runs, simian report as real processe
     const url = `http://127.0.0.1:${port}`;
     const env = { SIMIAN_STATE_DIR: join(workspace.dir, 'state') };
     const probeUrl = `${system.lbUrl.replace(/\/$/, '')}/health`;
-
-    const startServe = async () => {
-      const serve = startCli(
-        [
-          'serve',
-          '--listen',
-          `127.0.0.1:${port}`,
-          '--lease',
-          '2s',
-          '--heartbeat',
-          '500ms',
-          '--token-file',
-          tokenFile,
-        ],
-        env,
-      );
-      cleanups.push(async () => {
-        if (serve.child.pid && isProcessAlive(serve.child.pid)) {
-          serve.child.kill('SIGKILL');
-          await serve.exited;
-        }
-      });
-      expect(await eventually(() => serve.output().includes('orchestrator listening'), 15_000)).toBe(true);
-      return serve;
-    };
-    const startAgent = async (serveOutput: () => string) => {
-      const agent = startCli(
-        [
-          'agent',
-          '--orchestrator',
-          url,
-          '--name',
-          `agent-${app}`,
-          '--driver',
-          'process',
-          '--token-file',
-          tokenFile,
-        ],
-        env,
-      );
-      cleanups.push(async () => {
-        if (agent.child.pid && isProcessAlive(agent.child.pid)) {
-          agent.child.kill('SIGTERM');
-          await agent.exited;
-        }
-      });
-      expect(await eventually(() => serveOutput().includes('"agent connected"'), 15_000)).toBe(true);
-      return agent;
+    // The same port each time: a restarted serve is found where clients found the first.
+    const serveOptions: ServeOptions = { port, lease: '2s', tokenFile, env, cleanups };
+    const agentOptions: Omit<AgentOptions, 'serve'> = {
+      orchestrator: url,
+      name: `agent-${app}`,
+      driver: 'process',
+      tokenFile,
+      env,
+      cleanups,
     };
     const listRuns = async (...args: string[]): Promise<ListedRun[]> => {
       const result = await runCli(['runs', '--json', ...args], { env });
       expect(result.code, result.stderr).toBe(0);
       return (JSON.parse(result.stdout) as { runs: ListedRun[] }).runs;
     };
-    return { app, system, workspace, tokenFile, url, env, probeUrl, startServe, startAgent, listRuns };
+    return { app, system, workspace, tokenFile, url, env, probeUrl, serveOptions, agentOptions, listRuns };
   }
 
   it('keeps a served run, its verdict and journal across a restart of simian serve', async () => {
-    const { app, workspace, tokenFile, url, env, probeUrl, startServe, startAgent, listRuns } = await setup();
-    const serve = await startServe();
-    await startAgent(serve.output);
+    const { app, workspace, tokenFile, url, env, probeUrl, serveOptions, agentOptions, listRuns } =
+      await setup();
+    const serve = await startServe(serveOptions);
+    await startAgent({ ...agentOptions, serve });
     const file = await workspace.write(
       'kill.yaml',
       experimentYaml({
@@ -129,7 +89,7 @@ describe('run history (simian serve, simian runs, simian report as real processe
 
     serve.child.kill('SIGTERM');
     expect(await serve.exited).toBe(0);
-    const restarted = await startServe();
+    const restarted = await startServe(serveOptions);
 
     const expected = {
       runId: journal.runId,
@@ -166,23 +126,13 @@ describe('run history (simian serve, simian runs, simian report as real processe
   }, 120_000);
 
   it('marks a run aborted, not running, after serve was SIGKILLed during it', async () => {
-    const { app, system, workspace, tokenFile, url, env, probeUrl, startServe, startAgent, listRuns } =
+    const { app, system, workspace, tokenFile, url, env, probeUrl, serveOptions, agentOptions, listRuns } =
       await setup();
-    const serve = await startServe();
-    await startAgent(serve.output);
+    const serve = await startServe(serveOptions);
+    await startAgent({ ...agentOptions, serve });
     const file = await workspace.write(
       'pause.yaml',
-      experimentYaml({
-        name: 'history-pause-long',
-        driver: 'process',
-        labels: { app },
-        mode: 'all',
-        fault: 'type: pause',
-        duration: '120s',
-        probeUrl,
-        before: '300ms',
-        successRate: 0,
-      }),
+      pauseAllFor2Minutes('history-pause-long', app, probeUrl),
     );
     const client = startCli(['run', file, '--orchestrator', url, '--token-file', tokenFile], env);
     cleanups.push(async () => {
@@ -192,12 +142,7 @@ describe('run history (simian serve, simian runs, simian report as real processe
       }
     });
     const pids = system.replicas.map((replica) => replica.pid);
-    expect(
-      await eventually(
-        async () => (await Promise.all(pids.map(processState))).every((s) => s === 'T'),
-        20_000,
-      ),
-    ).toBe(true);
+    expect(await eventually(() => allStopped(pids), 20_000)).toBe(true);
     const during = await listRuns('--verdict', 'running');
     expect(during.map((run) => run.experiment)).toEqual(['history-pause-long']);
 
@@ -212,7 +157,7 @@ describe('run history (simian serve, simian runs, simian report as real processe
       ),
     ).toBe(true);
 
-    await startServe();
+    await startServe(serveOptions);
     const after = await listRuns('--orchestrator', url, '--token-file', tokenFile);
     expect(after).toHaveLength(1);
     expect(after[0]).toMatchObject({

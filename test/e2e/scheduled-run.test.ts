@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, startCli, tempWorkspace } from '../helpers/cli.js';
+import { runCli, tempWorkspace } from '../helpers/cli.js';
 import { containerState, docker, dockerAvailable, startWebContainers } from '../helpers/docker-fixtures.js';
-import { isProcessAlive } from '../helpers/leftovers.js';
+import { startAgent, startServe } from '../helpers/orchestrator.js';
 import { eventually } from '../helpers/wait.js';
 
 interface Journal {
@@ -24,14 +23,6 @@ interface Listing {
     lastRun: { runId: string; verdict?: string } | null;
   }>;
   invalid: unknown[];
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** `docker events` of one container between two times (seconds since the epoch), as action names. */
@@ -107,55 +98,13 @@ spec:
 `,
       );
 
-      const port = await freePort();
-      const orchestrator = `http://127.0.0.1:${port}`;
       const startedAt = Math.floor(Date.now() / 1_000) - 1;
-      const serve = startCli(
-        [
-          'serve',
-          '--listen',
-          `127.0.0.1:${port}`,
-          '--experiments',
-          experiments,
-          '--lease',
-          '5s',
-          '--heartbeat',
-          '500ms',
-          '--token-file',
-          tokenFile,
-        ],
-        env,
-      );
-      cleanups.push(async () => {
-        if (serve.child.pid && isProcessAlive(serve.child.pid)) {
-          serve.child.kill('SIGKILL');
-          await serve.exited;
-        }
-      });
+      const serve = await startServe({ experiments, lease: '5s', tokenFile, env, cleanups });
+      const orchestrator = serve.url;
       expect(await eventually(() => serve.output().includes('scheduling 1 experiment(s)'), 15_000)).toBe(
         true,
       );
-
-      const agent = startCli(
-        [
-          'agent',
-          '--orchestrator',
-          `ws://127.0.0.1:${port}`,
-          '--name',
-          'sched-agent',
-          '--driver',
-          'docker',
-          '--token-file',
-          tokenFile,
-        ],
-        env,
-      );
-      cleanups.push(async () => {
-        if (agent.child.pid && isProcessAlive(agent.child.pid)) {
-          agent.child.kill('SIGTERM');
-          await agent.exited;
-        }
-      });
+      await startAgent({ serve, name: 'sched-agent', driver: 'docker', tokenFile, env, cleanups });
 
       const listing = async (): Promise<Listing> => {
         const result = await runCli(

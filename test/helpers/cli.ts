@@ -127,3 +127,18 @@ ${labels}
     after: ${options.after ?? '5s'}
 ${options.stopWhen ? `  stopWhen:\n    - ${options.stopWhen}\n` : ''}`;
 }
+
+/** Freezes every replica of `app` for far longer than a test waits: only a crash or a halt ends it. */
+export function pauseAllFor2Minutes(name: string, app: string, probeUrl: string): string {
+  return experimentYaml({
+    name,
+    driver: 'process',
+    labels: { app },
+    mode: 'all',
+    fault: 'type: pause',
+    duration: '120s',
+    probeUrl,
+    before: '300ms',
+    successRate: 0,
+  });
+}

@@ -34,3 +34,19 @@ export async function processState(pid: number): Promise<string> {
     return 'gone';
   }
 }
+
+/** Whether every process of `pids` is stopped (state T), as a pause fault leaves it. */
+export async function allStopped(pids: readonly number[]): Promise<boolean> {
+  return (await Promise.all(pids.map(processState))).every((state) => state === 'T');
+}
+
+/** SIGKILLs each child that is still running and waits until it has exited. */
+export async function killChildren(children: readonly ChildProcess[]): Promise<void> {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+    }
+  }
+}

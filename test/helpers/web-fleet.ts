@@ -2,6 +2,7 @@
 // for the `simian gameday` and `simian gate` end-to-end tests.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { afterEach } from 'vitest';
 import { experimentYaml, tempWorkspace } from './cli.js';
 import {
   type ContainerState,
@@ -69,6 +70,22 @@ export async function startWebFleet(count = 3): Promise<WebFleet> {
     await containers.cleanup();
     throw error;
   }
+}
+
+/**
+ * For a `describe` whose tests each start their own fleet: returns the function that starts one,
+ * and removes every fleet it started after each test.
+ */
+export function webFleetPerTest(count = 3): () => Promise<WebFleet> {
+  const fleets: WebFleet[] = [];
+  afterEach(async () => {
+    await Promise.all(fleets.splice(0).map((f) => f.cleanup()));
+  });
+  return async () => {
+    const created = await startWebFleet(count);
+    fleets.push(created);
+    return created;
+  };
 }
 
 /** Indents a YAML document to sit under `- inline:` in a game day's steps. */

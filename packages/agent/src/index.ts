@@ -10,6 +10,7 @@ export {
 } from './drivers/driver.js';
 export { LABELS_ENV, NAME_LABEL, parseLabels, readProcStat } from './drivers/process/proc.js';
 export { ProcessDriver } from './drivers/process/process-driver.js';
+export { writeFileDurably } from './durable-file.js';
 export {
   type ApplyRequest,
   type ApplyResult,

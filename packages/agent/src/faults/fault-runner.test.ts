@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Target, WireFault } from '@simian/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { processState, spawnLabelledSleeper } from '../../../../test/helpers/processes.js';
+import { killChildren, processState, spawnLabelledSleeper } from '../../../../test/helpers/processes.js';
 import { errorOf, waitFor } from '../../../../test/helpers/wait.js';
 
 import type { AppliedFault, FaultContext, RevertOutcome, TargetDriver } from '../drivers/driver.js';
@@ -65,13 +65,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   for (const runner of runners.splice(0)) runner.close();
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = once(child, 'exit');
-      child.kill('SIGKILL');
-      await exited;
-    }
-  }
+  await killChildren(children.splice(0));
   await rm(dir, { recursive: true, force: true });
 });
 

@@ -1,7 +1,8 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { activeFaultSchema, SimianError } from '@simian/protocol';
 import { z } from 'zod';
+import { writeFileDurably } from '../durable-file.js';
 
 const LEDGER_VERSION = 1;
 
@@ -23,8 +24,6 @@ const ledgerFileSchema = z
     error: 'a faultId appears twice',
     path: ['entries'],
   });
-
-let tempCounter = 0;
 
 /**
  * The agent's durable record of every fault applied and not yet reverted. Each change is written
@@ -125,22 +124,10 @@ export class Ledger {
   }
 
   async #write(entries: LedgerEntry[]): Promise<void> {
-    const directory = dirname(this.path);
-    tempCounter += 1;
-    const temp = join(directory, `.${basename(this.path)}.${process.pid}.${tempCounter}.tmp`);
     const body = `${JSON.stringify({ version: LEDGER_VERSION, entries }, null, 2)}\n`;
     try {
-      const file = await open(temp, 'w', 0o600);
-      try {
-        await file.writeFile(body, 'utf8');
-        await file.sync();
-      } finally {
-        await file.close();
-      }
-      await rename(temp, this.path);
-      await syncDirectory(directory);
+      await writeFileDurably(this.path, body);
     } catch (error) {
-      await rm(temp, { force: true });
       throw new Error(`cannot write the fault ledger ${this.path}: ${(error as Error).message}`, {
         cause: error,
       });
@@ -173,17 +160,4 @@ function parseLedger(path: string, text: string): LedgerEntry[] {
     );
   }
   return parsed.data.entries;
-}
-
-/** Makes a rename durable: the directory entry itself must reach the disk. */
-async function syncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, 'r');
-  try {
-    await handle.sync();
-  } catch (error) {
-    // Some filesystems refuse fsync on a directory; the rename is then as durable as they allow.
-    if (!['EINVAL', 'EISDIR', 'EPERM'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
-  } finally {
-    await handle.close();
-  }
 }

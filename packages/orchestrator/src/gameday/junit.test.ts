@@ -1,27 +1,22 @@
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLValidator } from 'fast-xml-parser';
 import { describe, expect, test } from 'vitest';
+import { parseJUnit } from '../../../../test/helpers/junit.js';
 import { buildGateReport } from './gate-report.js';
 import { renderJUnit } from './junit.js';
 import type { ExperimentResult, SuiteReport } from './report-schema.js';
+import { experimentResult } from './results.fixtures.js';
 
 function experiment(
   name: string,
   status: ExperimentResult['status'],
   extra: Partial<ExperimentResult> = {},
 ): ExperimentResult {
-  return {
-    type: 'experiment',
-    index: 0,
-    name,
+  return experimentResult(name, status, {
     file: `experiments/${name}.yaml`,
-    required: true,
-    weight: 1,
-    status,
     reason: `${status}`,
-    failures: [],
     ...(status === 'skipped' ? {} : { startedAt: 1_000, endedAt: 3_500, runId: `run-${name}` }),
     ...extra,
-  };
+  });
 }
 
 function suite(name: string, steps: SuiteReport['steps'], outcome: SuiteReport['outcome']): SuiteReport {
@@ -39,15 +34,6 @@ function suite(name: string, steps: SuiteReport['steps'], outcome: SuiteReport['
     steps,
   };
 }
-
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '',
-  textNodeName: 'text',
-  // Numeric character references (the escaped line breaks of attributes) are standard XML.
-  htmlEntities: true,
-  isArray: (name) => ['testsuite', 'testcase', 'property'].includes(name),
-});
 
 interface ParsedCase {
   classname: string;
@@ -109,7 +95,7 @@ describe('renderJUnit', () => {
   });
 
   test('one testsuite per suite and one testcase per experiment, with counts', () => {
-    const parsed = parser.parse(xml) as {
+    const parsed = parseJUnit(xml) as {
       testsuites: {
         tests: string;
         failures: string;
@@ -142,7 +128,7 @@ describe('renderJUnit', () => {
   });
 
   test('failures name the probe and why; errors carry the code; skipped says why; text survives escaping', () => {
-    const parsed = parser.parse(xml) as { testsuites: { testsuite: Array<{ testcase: ParsedCase[] }> } };
+    const parsed = parseJUnit(xml) as { testsuites: { testsuite: Array<{ testcase: ParsedCase[] }> } };
     const [storefront, loose] = parsed.testsuites.testsuite;
     const [passed, failed, aborted, skipped] = storefront?.testcase ?? [];
     expect(passed?.failure).toBeUndefined();

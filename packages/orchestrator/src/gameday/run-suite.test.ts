@@ -4,6 +4,7 @@ import type { Journal, Verdict } from '../runner/journal.js';
 import { renderSuiteHtml } from './html.js';
 import type { PlannedExperiment, PlannedStep } from './load.js';
 import { renderGameDayMarkdown } from './markdown.js';
+import { emptyJournal } from './results.fixtures.js';
 import { runSuite, type Suite, type SuiteHooks } from './run-suite.js';
 
 function experimentStep(
@@ -26,24 +27,14 @@ function experimentStep(
 }
 
 function journalOf(name: string, verdict: Verdict): Journal {
-  return {
-    apiVersion: 'simian.dev/v1alpha1',
-    kind: 'RunJournal',
+  return emptyJournal({
     runId: `run-${name}`,
     experiment: { name },
-    seed: 1,
     startedAt: 10,
     endedAt: 20,
     verdict,
     reason: `${name} ${verdict}`,
-    phases: [],
-    candidates: 1,
-    targets: [],
-    faults: [],
-    probes: [],
-    timeToRecoverMs: null,
-    samples: [],
-  };
+  });
 }
 
 /** Hooks that give each experiment the verdict listed for it and record what ran. */

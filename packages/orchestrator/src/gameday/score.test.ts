@@ -1,26 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import type { Journal } from '../runner/journal.js';
-import type { ExperimentResult } from './report-schema.js';
+import { emptyJournal as journal, experimentResult as result } from './results.fixtures.js';
 import { failureMessage, judgeSuite, probeFailures, resilienceScore } from './score.js';
-
-function result(
-  name: string,
-  status: ExperimentResult['status'],
-  extra: Partial<ExperimentResult> = {},
-): ExperimentResult {
-  return {
-    type: 'experiment',
-    index: 0,
-    name,
-    file: `${name}.yaml`,
-    required: true,
-    weight: 1,
-    status,
-    reason: `${name} ${status}`,
-    failures: [],
-    ...extra,
-  };
-}
 
 describe('resilienceScore: 100 × Σ weight(passed) / Σ weight(all)', () => {
   test('every experiment counts, whatever its verdict; skipped counts 0', () => {
@@ -83,28 +63,6 @@ describe('judgeSuite', () => {
     expect(judgeSuite([result('a', 'error')], 0, undefined, 'halted by the operator').outcome).toBe('error');
   });
 });
-
-function journal(extra: Partial<Journal>): Journal {
-  return {
-    apiVersion: 'simian.dev/v1alpha1',
-    kind: 'RunJournal',
-    runId: 'r1',
-    experiment: { name: 'x' },
-    seed: 1,
-    startedAt: 0,
-    endedAt: 1,
-    verdict: 'failed',
-    reason: '',
-    phases: [],
-    candidates: 1,
-    targets: [],
-    faults: [],
-    probes: [],
-    timeToRecoverMs: null,
-    samples: [],
-    ...extra,
-  };
-}
 
 describe('probeFailures and failureMessage name the probe that broke the hypothesis', () => {
   test('judgements that missed before or during the fault', () => {

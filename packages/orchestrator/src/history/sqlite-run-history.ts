@@ -1,6 +1,7 @@
 import type { BigIntStats } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, open, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { writeFileDurably } from '@simian/agent';
 import { isSimianError, SimianError } from '@simian/protocol';
 import initSqlJs from 'sql.js';
 import { stateDir } from '../cli/state-dir.js';
@@ -36,7 +37,6 @@ export interface OpenRunHistoryOptions {
 }
 
 let sqlJs: Promise<initSqlJs.SqlJsStatic> | undefined;
-let tempCounter = 0;
 
 /**
  * Opens (creating it when missing) the run history, applies pending migrations and marks runs
@@ -261,23 +261,7 @@ export class SqliteRunHistory implements RunHistory {
   }
 
   private async persist(db: Database): Promise<void> {
-    const directory = dirname(this.path);
-    tempCounter += 1;
-    const temp = join(directory, `.${basename(this.path)}.${process.pid}.${tempCounter}.tmp`);
-    try {
-      const file = await open(temp, 'w', 0o600);
-      try {
-        await file.writeFile(db.export());
-        await file.sync();
-      } finally {
-        await file.close();
-      }
-      await rename(temp, this.path);
-      await syncDirectory(directory);
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw error;
-    }
+    await writeFileDurably(this.path, db.export());
     this.version = await fileVersion(this.path);
   }
 
@@ -341,17 +325,4 @@ function versionOf(info: BigIntStats): string {
 
 function latestVersion(): number {
   return migrations.reduce((max, step) => Math.max(max, step.version), 0);
-}
-
-/** Makes a rename durable: the directory entry itself must reach the disk. */
-async function syncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, 'r');
-  try {
-    await handle.sync();
-  } catch (error) {
-    // Some filesystems refuse fsync on a directory; the rename is then as durable as they allow.
-    if (!['EINVAL', 'EISDIR', 'EPERM'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
-  } finally {
-    await handle.close();
-  }
 }

@@ -1,21 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { MAX_MISSED_RUN_GRACE_MS, planMissedRuns } from './missed-runs.js';
 import { nextFireAfter } from './next-fire.js';
-import type { SchedulePlan } from './plan.js';
-
-function cronPlan(expression: string, overrides: Partial<SchedulePlan> = {}): SchedulePlan {
-  return {
-    experiment: 'web-kill',
-    timeZone: 'UTC',
-    trigger: { kind: 'cron', expression },
-    windows: undefined,
-    blackouts: [],
-    optIn: { key: 'simian.dev/chaos', value: 'enabled' },
-    targetGroup: 'docker:app=web',
-    seed: 'web-kill',
-    ...overrides,
-  };
-}
+import { cronPlan } from './plan.fixtures.js';
 
 const hourly = cronPlan('0 * * * *');
 const at = (utc: string) => new Date(utc);
@@ -87,8 +73,7 @@ describe('planMissedRuns', () => {
   });
 
   test('a missed fire is not replayed once its window has closed, nor if it was outside one', () => {
-    const businessHours = cronPlan('0 * * * *', {
-      timeZone: 'Europe/Berlin',
+    const businessHours = cronPlan('0 * * * *', 'Europe/Berlin', {
       windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '10:00', to: '16:00' }],
     });
     // Wednesday 2026-03-25: 15:00 CET was missed, it is 15:05 now: still inside.
@@ -147,7 +132,7 @@ describe('planMissedRuns', () => {
   });
 
   test('random fires follow the same chain after a restart', () => {
-    const random = cronPlan('unused', {
+    const random = cronPlan('unused', 'UTC', {
       trigger: { kind: 'random', interval: { meanMs: 3_600_000, jitterMs: 1_800_000 } },
     });
     const lastFire = at('2026-03-25T09:00:00Z');

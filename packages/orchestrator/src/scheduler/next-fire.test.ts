@@ -1,21 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { drawInterval } from './mtbk.js';
 import { describeFireTime, nextAllowedFire, nextFireAfter, upcomingFires } from './next-fire.js';
+import { cronPlan } from './plan.fixtures.js';
 import type { SchedulePlan } from './plan.js';
-
-function cronPlan(expression: string, timeZone: string, overrides: Partial<SchedulePlan> = {}): SchedulePlan {
-  return {
-    experiment: 'web-kill',
-    timeZone,
-    trigger: { kind: 'cron', expression },
-    windows: undefined,
-    blackouts: [],
-    optIn: { key: 'simian.dev/chaos', value: 'enabled' },
-    targetGroup: 'docker:app=web',
-    seed: 'web-kill',
-    ...overrides,
-  };
-}
 
 /** The next `count` fires after `after`, in UTC. */
 function fires(plan: SchedulePlan, after: string, count: number): string[] {

@@ -1,5 +1,6 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, readFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { writeFileDurably } from '@simian/agent';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { scheduledRunSchema, scheduleResultSchema } from './schedule-listing.js';
@@ -32,8 +33,6 @@ export const schedulerStateSchema = z.strictObject({
   schedules: z.record(z.string(), scheduleRecordSchema),
 });
 export type SchedulerStateDocument = z.infer<typeof schedulerStateSchema>;
-
-let tempCounter = 0;
 
 /**
  * The scheduler's memory across restarts, one small JSON file. Every save is durable: written to
@@ -109,40 +108,12 @@ export class ScheduleStateFile {
         schedules: Object.fromEntries([...this.#records].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
       };
       try {
-        await writeDurably(this.path, `${JSON.stringify(document, null, 2)}\n`);
+        await mkdir(dirname(this.path), { recursive: true });
+        await writeFileDurably(this.path, `${JSON.stringify(document, null, 2)}\n`);
       } catch (error) {
         // Losing the state costs at most a missed-run decision after a restart; the scheduler runs on.
         this.logger.error({ file: this.path, err: (error as Error).message }, 'cannot save scheduler state');
       }
     });
-  }
-}
-
-async function writeDurably(path: string, text: string): Promise<void> {
-  const directory = dirname(path);
-  await mkdir(directory, { recursive: true });
-  tempCounter += 1;
-  const temp = join(directory, `.${basename(path)}.${process.pid}.${tempCounter}.tmp`);
-  try {
-    const file = await open(temp, 'w', 0o600);
-    try {
-      await file.writeFile(text, 'utf8');
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-  const handle = await open(directory, 'r');
-  try {
-    await handle.sync();
-  } catch (error) {
-    // Some filesystems refuse fsync on a directory; the rename is then as durable as they allow.
-    if (!['EINVAL', 'EISDIR', 'EPERM'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
-  } finally {
-    await handle.close();
   }
 }

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isSimianError, type Target } from '@simian/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { processState, spawnLabelledSleeper } from '../../../../../test/helpers/processes.js';
+import { killChildren, processState, spawnLabelledSleeper } from '../../../../../test/helpers/processes.js';
 import { waitFor } from '../../../../../test/helpers/wait.js';
 
 import { parseLabels, parseProcStat, readProcStat } from './proc.js';
@@ -43,13 +43,7 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 }
 
 afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = once(child, 'exit');
-      child.kill('SIGKILL');
-      await exited;
-    }
-  }
+  await killChildren(children.splice(0));
 });
 
 describe('proc parsing', () => {

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { killChildren } from '../../../../../test/helpers/processes.js';
 import {
   encodeFaultProxyConfig,
   type FaultProxyConfigInput,
@@ -51,13 +52,7 @@ afterAll(async () => {
 });
 
 afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = once(child, 'exit');
-      child.kill('SIGKILL');
-      await exited;
-    }
-  }
+  await killChildren(children.splice(0));
   for (const socket of sockets.splice(0)) socket.destroy();
   await Promise.all(
     servers.splice(0).map((server) => new Promise((resolve) => server.close(() => resolve(undefined)))),
